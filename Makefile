@@ -1,0 +1,26 @@
+# The README's two commands: `make demo` runs the workflow on generated demo data, locally;
+# `make test` runs the test suite. Both install what is missing first (scripts/setup.sh).
+CORES ?= $(shell nproc)
+
+.PHONY: setup demo test lint bench
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	python3 scripts/make_demo_data.py demo
+	snakemake --cores $(CORES) --config samples=demo/samples.tsv reference=demo/reference.fa
+	@echo "BAMs:           $$(ls results/mapped/*.bam | tr '\n' ' ')"
+	@echo "MultiQC report: results/qc/multiqc_report.html"
+
+test: setup
+	python3 -m pytest -ra
+
+lint: setup
+	ruff check .
+	ruff format --check .
+	snakefmt --check Snakefile rules/
+	snakemake --lint --config samples=config/samples.tsv
+
+bench: setup
+	python3 bench/workflow_vs_baseline.py
