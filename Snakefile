@@ -1,0 +1,27 @@
+# Paired-end short reads: FastQC, a BWA index built once, BWA-MEM into sorted and indexed BAMs
+# merged per sample, samtools stats and a MultiQC report. Runs locally (`snakemake --cores N`)
+# and, unchanged, on Azure ML (`snakemake --profile aml`).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/ref.smk"
+include: "rules/align.smk"
+include: "rules/qc.smk"
+
+
+localrules:
+    all,
+
+
+rule all:
+    input:
+        expand("results/mapped/{sample}.bam", sample=SAMPLES),
+        expand("results/qc/samtools/{sample}.{kind}.txt", sample=SAMPLES, kind=["stats", "flagstat"]),
+        "results/qc/multiqc_report.html",
+    default_target: True

@@ -1,0 +1,100 @@
+"""The workspace datastores, each one container in the Azurite account the service is given.
+
+The connection string comes from the environment (never the command line). Clients reach the
+blobs through the service's HTTPS `/_blob/` proxy with SAS tokens, because the SDK always
+builds `https://` datastore URLs while Azurite speaks plain HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from azure.storage.blob import (
+    BlobServiceClient,
+    ContainerSasPermissions,
+    generate_container_sas,
+)
+
+STORAGE_ENV = "AML_LOCAL_STORAGE_CONNECTION_STRING"
+BLOB_PROXY_PREFIX = "/_blob"
+
+
+class Datastores:
+    """Datastore name → container, plus the transfers a job's bindings need."""
+
+    def __init__(self, connection_string: str, containers: dict[str, str]) -> None:
+        self.connection_string = connection_string
+        self.containers = dict(containers)
+        self.service = BlobServiceClient.from_connection_string(connection_string)
+        self.account = self.service.account_name
+        self._key = self.service.credential.account_key
+        parts = urlsplit(self.service.url)
+        self.blob_host, self.blob_port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.blob_endpoint = self.service.url.rstrip("/")
+
+    def ensure_containers(self) -> None:
+        for container in self.containers.values():
+            client = self.service.get_container_client(container)
+            if not client.exists():
+                client.create_container()
+
+    def container_of(self, datastore: str) -> str:
+        return self.containers[datastore]
+
+    def sas_token(self, container: str, *, write: bool = False, hours: int = 24) -> str:
+        permission = ContainerSasPermissions(
+            read=True, list=True, write=write, create=write, add=write, delete=write
+        )
+        return generate_container_sas(
+            self.account,
+            container,
+            account_key=self._key,
+            permission=permission,
+            expiry=dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours),
+        )
+
+    def download(self, datastore: str, path: str, dest: Path, *, is_file: bool) -> None:
+        """Copy a blob (is_file) or every blob under a prefix to `dest`, read-only."""
+        container = self.service.get_container_client(self.container_of(datastore))
+        path = path.strip("/")
+        if is_file:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with open(dest, "wb") as fh:
+                container.download_blob(path).readinto(fh)
+            _read_only(dest)
+            return
+        dest.mkdir(parents=True, exist_ok=True)
+        prefix = f"{path}/" if path else ""
+        for blob in container.list_blobs(name_starts_with=prefix):
+            target = dest / blob.name[len(prefix) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as fh:
+                container.download_blob(blob.name).readinto(fh)
+            _read_only(target)
+
+    def upload(self, datastore: str, path: str, src: Path) -> int:
+        """Upload a file, or a folder's files under a prefix; the number of blobs written."""
+        container = self.service.get_container_client(self.container_of(datastore))
+        path = path.strip("/")
+        files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
+        for f in files:
+            name = path if src.is_file() else f"{path}/{f.relative_to(src).as_posix()}"
+            with open(f, "rb") as fh:
+                container.upload_blob(name.lstrip("/"), fh, overwrite=True)
+        return len(files)
+
+    def upload_bytes(self, datastore: str, path: str, data: bytes) -> None:
+        container = self.service.get_container_client(self.container_of(datastore))
+        container.upload_blob(path, data, overwrite=True)
+
+    def list_names(self, datastore: str, prefix: str) -> list[str]:
+        container = self.service.get_container_client(self.container_of(datastore))
+        return [b.name for b in container.list_blobs(name_starts_with=prefix)]
+
+
+def _read_only(path: Path) -> None:
+    os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)

@@ -1,0 +1,121 @@
+"""Faults on request: failed or preempted jobs, throttled or unavailable API, slow queueing.
+
+Set at start from the `AML_LOCAL_FAULTS` environment variable (JSON) or at runtime through
+`PUT /_local/faults`; fractions draw from one seeded generator so a test run is repeatable.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .errors import ServiceError
+
+FAULTS_ENV = "AML_LOCAL_FAULTS"
+
+PREEMPTION_MESSAGE = (
+    "The job was canceled by the system: the low-priority node it ran on was preempted "
+    "(reclaimed by Azure). Resubmit the job."
+)
+
+
+@dataclass
+class FaultSettings:
+    fail_pattern: str | None = None  # regex searched in the job name
+    fail_tag: str | None = None  # "key" or "key=value" among the job's tags
+    fail_fraction: float = 0.0
+    preempt_pattern: str | None = None  # regex: matching jobs are preempted once running
+    preempt_fraction: float = 0.0
+    preempt_after: float = 0.0  # seconds in Running before the node is reclaimed
+    throttle_fraction: float = 0.0  # fraction of API calls refused
+    throttle_status: int = 429  # 429 (with Retry-After) or 503
+    retry_after: float = 1.0
+    queue_delay: float = 0.0  # seconds each job waits in Queued at least
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaultSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown fault settings {unknown}; known: {sorted(known)}")
+        settings = cls(**data)
+        if settings.throttle_status not in (429, 503):
+            raise ValueError("throttle_status must be 429 or 503")
+        for pattern in (settings.fail_pattern, settings.preempt_pattern):
+            if pattern:
+                re.compile(pattern)
+        return settings
+
+
+def _tag_matches(selector: str, tags: dict[str, str]) -> bool:
+    key, sep, value = selector.partition("=")
+    return key in tags and (not sep or tags[key] == value)
+
+
+class FaultInjector:
+    """Thread-safe decisions made from the current settings."""
+
+    def __init__(self, settings: FaultSettings | None = None) -> None:
+        self._lock = threading.Lock()
+        self.configure(settings or FaultSettings())
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str]) -> FaultInjector:
+        raw = environ.get(FAULTS_ENV)
+        return cls(FaultSettings.from_dict(json.loads(raw)) if raw else None)
+
+    def configure(self, settings: FaultSettings) -> None:
+        with self._lock:
+            self.settings = settings
+            self._rng = random.Random(settings.seed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self.settings)
+
+    def _draw(self, fraction: float) -> bool:
+        return fraction > 0 and self._rng.random() < fraction
+
+    def throttle(self) -> ServiceError | None:
+        """The error to answer this API call with, if it is to be refused."""
+        with self._lock:
+            s = self.settings
+            if not self._draw(s.throttle_fraction):
+                return None
+        if s.throttle_status == 429:
+            return ServiceError(
+                429,
+                "TooManyRequests",
+                "The request was throttled (injected fault). Retry after the given delay.",
+                {"Retry-After": f"{s.retry_after:g}"},
+            )
+        return ServiceError(503, "ServiceUnavailable", "The service is unavailable (injected).")
+
+    def job_failure(self, name: str, tags: dict[str, str]) -> str | None:
+        """Why this job is to fail without running its command, or None."""
+        with self._lock:
+            s = self.settings
+            if s.fail_pattern and re.search(s.fail_pattern, name):
+                return f"Injected failure: job name matches {s.fail_pattern!r}."
+            if s.fail_tag and _tag_matches(s.fail_tag, tags):
+                return f"Injected failure: job carries tag {s.fail_tag!r}."
+            if self._draw(s.fail_fraction):
+                return f"Injected failure: random fraction {s.fail_fraction:g}."
+        return None
+
+    def preemption_delay(self, name: str) -> float | None:
+        """Seconds after which this running job's node is reclaimed, or None."""
+        with self._lock:
+            s = self.settings
+            hit = bool(s.preempt_pattern and re.search(s.preempt_pattern, name))
+            if hit or self._draw(s.preempt_fraction):
+                return s.preempt_after
+        return None
+
+    def queue_delay(self) -> float:
+        with self._lock:
+            return self.settings.queue_delay

@@ -1,0 +1,185 @@
+"""Settings of the `aml` executor: `--aml-*` flags, `SNAKEMAKE_AML_*` variables, profile keys.
+
+Snakemake builds the flags from the dataclass fields; `validate` checks them all at once, before
+any job is submitted, so a typo costs seconds instead of a queue of failed cloud jobs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from snakemake_interface_common.exceptions import WorkflowError
+from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
+
+from aml_bridge.instance_types import parse_instance_table
+
+DEFAULT_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+
+# Cloud shape: jobs run elsewhere, share no file system, get the sources through the default
+# storage, and receive environment variables through the job spec (never on the command line).
+# The storage plugin ships inside this project, so it is part of the remote environment rather
+# than pip-installed by name at the start of each job.
+common_settings = CommonSettings(
+    non_local_exec=True,
+    implies_no_shared_fs=True,
+    job_deploy_sources=True,
+    pass_default_storage_provider_args=True,
+    pass_default_resources_args=True,
+    pass_envvar_declarations_to_cmd=False,
+    auto_deploy_default_storage_provider=False,
+    init_seconds_before_status_checks=0,
+    pass_group_args=True,
+)
+
+
+def _opt(help: str, env_var: bool = True, **extra) -> dict:
+    return {"help": help, "env_var": env_var, "required": False, **extra}
+
+
+@dataclass
+class ExecutorSettings(ExecutorSettingsBase):
+    subscription: str | None = field(
+        default=None, metadata=_opt("Azure subscription id of the Azure ML workspace.")
+    )
+    resource_group: str | None = field(
+        default=None, metadata=_opt("Resource group of the Azure ML workspace.")
+    )
+    workspace: str | None = field(default=None, metadata=_opt("Azure ML workspace name."))
+    compute: str = field(
+        default="genomics-cluster",
+        metadata=_opt("Default compute cluster; a rule's `aml_compute` resource overrides it."),
+    )
+    experiment: str | None = field(
+        default=None,
+        metadata=_opt("Experiment the jobs are grouped under (default: the workflow's folder)."),
+    )
+    datastore: str = field(
+        default="workspaceblobstore",
+        metadata=_opt("Workspace datastore holding the workflow's data and sources."),
+    )
+    environment: str | None = field(
+        default=None,
+        metadata=_opt(
+            "Registered environment (e.g. azureml:snakemake:3) for rules without an "
+            "`aml_environment` resource, container or conda file. Default: one built from "
+            "the base image with what the remote Snakemake job needs."
+        ),
+    )
+    base_image: str = field(
+        default=DEFAULT_BASE_IMAGE,
+        metadata=_opt("Docker image on which environments are built from rules' conda files."),
+    )
+    remote_pip: list[str] | None = field(
+        default=None,
+        metadata=_opt(
+            "Extra pip requirements added to environments built from conda files, e.g. this "
+            "project ('aml-genomics @ git+https://...') so remote jobs have its storage plugin.",
+            nargs="+",
+        ),
+    )
+    instance_type: str | None = field(
+        default=None,
+        metadata=_opt("Instance type for every job (a rule's `aml_instance_type` overrides)."),
+    )
+    instance_types: list[str] | None = field(
+        default=None,
+        metadata=_opt(
+            "Table NAME:CORES:MEM_MB of instance types; each job gets the smallest one that "
+            "fits its threads and mem_mb (used when no instance type is set).",
+            nargs="+",
+        ),
+    )
+    low_priority: bool = field(
+        default=False,
+        metadata=_opt("Run jobs on low-priority (spot) capacity; preempted jobs are retried."),
+    )
+    tags: list[str] | None = field(
+        default=None, metadata=_opt("Extra KEY=VALUE tags on every job.", nargs="+")
+    )
+    status_interval: int = field(
+        default=15,
+        metadata=_opt("Seconds between status rounds while jobs change; grows when idle."),
+    )
+    submit_concurrency: int = field(
+        default=8, metadata=_opt("Jobs submitted in parallel (bounded thread pool).")
+    )
+    spec_dir: Path | None = field(
+        default=None,
+        metadata=_opt(
+            "Write each job's Azure ML YAML spec into this folder instead of submitting it "
+            "(`az ml job create --file` accepts them)."
+        ),
+    )
+    endpoint: str | None = field(
+        default=None,
+        metadata=_opt(
+            "HTTPS base URL of a non-Azure control plane (the project's local Azure ML service)."
+        ),
+    )
+    run_id: str | None = field(
+        default=None,
+        metadata=_opt(
+            "Identifier of this run in job names and tags (default: random). Reuse it to let a "
+            "restarted run adopt the jobs it left running."
+        ),
+    )
+
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+NAME_RULES = {
+    # field: (pattern, description) as Azure documents the names
+    "resource_group": (r"^[\w\-.()]{1,90}$", "1-90 letters, digits, _ - . ( )"),
+    "workspace": (r"^[A-Za-z0-9][\w-]{2,32}$", "3-33 letters, digits, _ or -"),
+    "compute": (r"^[A-Za-z][A-Za-z0-9-]{1,31}$", "2-32 letters, digits or -, from a letter"),
+    "experiment": (r"^[A-Za-z0-9][\w\-.]{0,254}$", "letters, digits, _ - ."),
+    "datastore": (r"^[A-Za-z0-9_]{1,255}$", "letters, digits or _"),
+    "run_id": (r"^[a-z0-9]{1,16}$", "1-16 lowercase letters or digits"),
+}
+
+
+def validate(settings: ExecutorSettings) -> None:
+    """All problems with the settings, in one clear error, before anything is submitted."""
+    errors = list(_problems(settings))
+    if errors:
+        raise WorkflowError("Invalid aml executor settings:\n  - " + "\n  - ".join(errors))
+
+
+def _problems(s: ExecutorSettings):
+    submitting = s.spec_dir is None
+    for name in ("subscription", "resource_group", "workspace"):
+        if submitting and not getattr(s, name):
+            flag = name.replace("_", "-")
+            yield (
+                f"--aml-{flag} (or SNAKEMAKE_AML_{name.upper()}) is required to submit jobs "
+                "(or set --aml-spec-dir to only write job specs)"
+            )
+    if s.subscription and not s.endpoint and not GUID.match(s.subscription):
+        yield f"--aml-subscription {s.subscription!r} is not a subscription id (a GUID)"
+    for name, (pattern, description) in NAME_RULES.items():
+        value = getattr(s, name)
+        if value and not re.match(pattern, value):
+            yield f"--aml-{name.replace('_', '-')} {value!r} is not a valid name ({description})"
+    if s.environment and not s.environment.startswith("azureml:"):
+        yield f"--aml-environment {s.environment!r} must look like azureml:NAME:VERSION"
+    for tag in s.tags or []:
+        if "=" not in tag or not tag.split("=", 1)[0]:
+            yield f"--aml-tags entry {tag!r} is not KEY=VALUE"
+    try:
+        parse_instance_table(s.instance_types or [])
+    except ValueError as e:
+        yield f"--aml-instance-types: {e}"
+    if s.status_interval < 1:
+        yield f"--aml-status-interval must be at least 1 second, not {s.status_interval}"
+    if not 1 <= s.submit_concurrency <= 64:
+        yield f"--aml-submit-concurrency must be between 1 and 64, not {s.submit_concurrency}"
+    if s.endpoint and not re.match(r"^https://[^/\s]+", s.endpoint):
+        yield (
+            f"--aml-endpoint {s.endpoint!r} must be an https:// URL "
+            "(azure-ai-ml sends tokens only over HTTPS)"
+        )
+
+
+def extra_tags(settings: ExecutorSettings) -> dict[str, str]:
+    return dict(tag.split("=", 1) for tag in settings.tags or [])

@@ -1,0 +1,185 @@
+"""A Snakemake job → an Azure ML command job spec, as pure functions over plain data.
+
+No azure.ai.ml here: the spec is a dataclass whose `to_yaml()` is the Azure ML job YAML
+(commandJob schema). The same dict is dumped for inspection and loaded by the SDK adapter for
+submission, so what is inspected is exactly what is submitted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aml_bridge.environments import EnvironmentSpec, choose_environment
+from aml_bridge.instance_types import InstanceType, choose_instance_type
+
+SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
+RUN_TAG = "snakemake_run_id"
+
+
+@dataclass(frozen=True)
+class JobFacts:
+    """What translation needs from a Snakemake job (extracted once by the executor)."""
+
+    rule: str
+    wildcards: dict[str, str]
+    attempt: int
+    threads: int
+    resources: dict[str, Any]
+    outputs: tuple[str, ...]
+    command: str
+    container_image: str | None = None
+    conda_file: tuple[str, str] | None = None  # (path, text)
+
+    @property
+    def label(self) -> str:
+        return display_name(self.rule, self.wildcards)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What is the same for every job of one Snakemake run."""
+
+    run_id: str
+    experiment: str
+    compute: str
+    base_image: str
+    pip: list[str]
+    default_environment: str | None = None
+    instance_type: str | None = None
+    instance_table: list[InstanceType] = field(default_factory=list)
+    low_priority: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+    env_vars: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommandJobSpec:
+    name: str
+    display_name: str
+    experiment: str
+    tags: dict[str, str]
+    compute: str
+    environment: EnvironmentSpec
+    command: str
+    env_vars: dict[str, str]
+    instance_type: str | None
+    timeout_s: int | None
+    low_priority: bool
+
+    def to_yaml(self, inline_environment: bool = True) -> dict[str, Any]:
+        """The Azure ML YAML; with inline_environment=False built environments are referenced
+        by their registered name and version (the client registers them first)."""
+        spec: dict[str, Any] = {
+            "$schema": SCHEMA,
+            "type": "command",
+            "name": self.name,
+            "display_name": self.display_name,
+            "experiment_name": self.experiment,
+            "tags": dict(self.tags),
+            "compute": f"azureml:{self.compute}",
+            "environment": (
+                self.environment.inline() if inline_environment else self.environment.registered_id
+            ),
+            "command": self.command,
+        }
+        if self.env_vars:
+            spec["environment_variables"] = dict(self.env_vars)
+        if self.instance_type:
+            spec["resources"] = {"instance_type": self.instance_type, "instance_count": 1}
+        if self.timeout_s:
+            spec["limits"] = {"timeout": self.timeout_s}
+        if self.low_priority:
+            spec["queue_settings"] = {"job_tier": "spot"}
+        return spec
+
+
+def display_name(rule: str, wildcards: dict[str, str]) -> str:
+    if not wildcards:
+        return rule
+    return f"{rule}[{','.join(f'{k}={v}' for k, v in sorted(wildcards.items()))}]"
+
+
+def job_key(rule: str, outputs: tuple[str, ...]) -> str:
+    """Stable across restarts of a run: the rule and the outputs identify a job in a DAG."""
+    return hashlib.sha256("\0".join([rule, *sorted(outputs)]).encode()).hexdigest()[:10]
+
+
+def job_name(run_id: str, facts: JobFacts) -> str:
+    """Unique per run, job and attempt: a retry is a new job, a restart finds the old one."""
+    rule = re.sub(r"[^a-z0-9_]", "_", facts.rule.lower())[:60]
+    return f"{rule}-{run_id}-{job_key(facts.rule, facts.outputs)}-{facts.attempt}"
+
+
+def job_tags(run: RunContext, facts: JobFacts) -> dict[str, str]:
+    return {
+        **run.tags,
+        "snakemake_rule": facts.rule,
+        "snakemake_wildcards": ",".join(f"{k}={v}" for k, v in sorted(facts.wildcards.items())),
+        "snakemake_attempt": str(facts.attempt),
+        RUN_TAG: run.run_id,
+        run_tag_key(run.run_id): "",
+    }
+
+
+def run_tag_key(run_id: str) -> str:
+    """A tag key only this run's jobs carry: Azure ML's job list filters by tag key."""
+    return f"snakemake_run_{run_id}"
+
+
+def _string_resource(facts: JobFacts, name: str) -> str | None:
+    value = facts.resources.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{facts.label}: resource {name} must be a string, not {value!r}")
+    return value
+
+
+def timeout_seconds(facts: JobFacts) -> int | None:
+    """Snakemake's `runtime` resource is in minutes; Azure ML's job timeout in seconds."""
+    runtime = facts.resources.get("runtime")
+    if runtime is None:
+        return None
+    if not isinstance(runtime, int) or runtime <= 0:
+        raise ValueError(
+            f"{facts.label}: resource runtime must be positive minutes, not {runtime!r}"
+        )
+    return runtime * 60
+
+
+def build_spec(run: RunContext, facts: JobFacts) -> CommandJobSpec:
+    """The command job for one attempt of one Snakemake job. ValueError names the job."""
+    instance_type = (
+        _string_resource(facts, "aml_instance_type")
+        or run.instance_type
+        or choose_instance_type(
+            run.instance_table, facts.threads, facts.resources.get("mem_mb"), facts.label
+        )
+    )
+    try:
+        environment = choose_environment(
+            aml_environment=_string_resource(facts, "aml_environment"),
+            container_image=facts.container_image,
+            conda_file=facts.conda_file,
+            default_environment=run.default_environment,
+            base_image=run.base_image,
+            pip=run.pip,
+        )
+    except ValueError as e:
+        raise ValueError(f"{facts.label}: {e}") from e
+    return CommandJobSpec(
+        name=job_name(run.run_id, facts),
+        display_name=facts.label,
+        experiment=run.experiment,
+        tags=job_tags(run, facts),
+        compute=_string_resource(facts, "aml_compute") or run.compute,
+        environment=environment,
+        command=facts.command,
+        env_vars=dict(run.env_vars),
+        instance_type=instance_type,
+        timeout_s=timeout_seconds(facts),
+        low_priority=run.low_priority,
+    )

@@ -1,0 +1,106 @@
+rule fastqc:
+    """FastQC names its report after the input file and MultiQC names the sample after the
+    Filename inside it, so the input is linked as {sample}_{unit}_{read} in a private folder."""
+    input:
+        unit_fastq,
+    output:
+        zip="results/qc/fastqc/{sample}/{unit}_{read}_fastqc.zip",
+        html="results/qc/fastqc/{sample}/{unit}_{read}_fastqc.html",
+    log:
+        "logs/fastqc/{sample}/{unit}_{read}.log",
+    benchmark:
+        "benchmarks/fastqc/{sample}/{unit}_{read}.tsv"
+    params:
+        name="{sample}_{unit}_{read}",
+        suffix=lambda wildcards, input: fastq_suffix(input[0]),
+        extra=config["fastqc"]["extra"],
+    threads: 1
+    resources:
+        mem_mb=1024,
+        runtime=60,
+    conda:
+        "../envs/fastqc.yaml"
+    shell:
+        # FastQC exits 0 even when it cannot read the file; a missing report is the failure.
+        """
+        work=$(mktemp -d {resources.tmpdir}/fastqc.XXXXXX)
+        trap 'rm -rf "$work"' EXIT
+        ln -s "$(realpath {input})" "$work/{params.name}{params.suffix}"
+        fastqc --quiet --threads {threads} {params.extra} --outdir "$work" \
+            "$work/{params.name}{params.suffix}" > {log} 2>&1
+        if grep -q 'Failed to process' {log} || [ ! -s "$work/{params.name}_fastqc.zip" ]; then
+            echo "ERROR: FastQC could not read {input}" | tee -a {log} >&2
+            exit 1
+        fi
+        mv "$work/{params.name}_fastqc.zip" {output.zip}
+        mv "$work/{params.name}_fastqc.html" {output.html}
+        """
+
+
+rule samtools_stats:
+    input:
+        bam="results/mapped/{sample}.bam",
+    output:
+        "results/qc/samtools/{sample}.stats.txt",
+    log:
+        "logs/samtools_stats/{sample}.log",
+    benchmark:
+        "benchmarks/samtools_stats/{sample}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1024,
+        runtime=60,
+    conda:
+        "../envs/samtools.yaml"
+    shell:
+        "samtools stats {input.bam} > {output} 2> {log}"
+
+
+rule samtools_flagstat:
+    input:
+        bam="results/mapped/{sample}.bam",
+    output:
+        "results/qc/samtools/{sample}.flagstat.txt",
+    log:
+        "logs/samtools_flagstat/{sample}.log",
+    benchmark:
+        "benchmarks/samtools_flagstat/{sample}.tsv"
+    threads: 1
+    resources:
+        mem_mb=512,
+        runtime=30,
+    conda:
+        "../envs/samtools.yaml"
+    shell:
+        "samtools flagstat {input.bam} > {output} 2> {log}"
+
+
+rule multiqc:
+    """One report over exactly the files of this run (a file list, not a folder scan)."""
+    input:
+        fastqc=fastqc_outputs(),
+        stats=expand("results/qc/samtools/{sample}.stats.txt", sample=SAMPLES),
+        flagstat=expand("results/qc/samtools/{sample}.flagstat.txt", sample=SAMPLES),
+    output:
+        report="results/qc/multiqc_report.html",
+        data=directory("results/qc/multiqc_report_data"),
+    log:
+        "logs/multiqc.log",
+    benchmark:
+        "benchmarks/multiqc.tsv"
+    params:
+        extra=config["multiqc"]["extra"],
+    threads: 1
+    resources:
+        mem_mb=2048,
+        runtime=60,
+    conda:
+        "../envs/multiqc.yaml"
+    shell:
+        """
+        files=$(mktemp {resources.tmpdir}/multiqc_files.XXXXXX)
+        trap 'rm -f "$files"' EXIT
+        printf '%s\\n' {input} > "$files"
+        multiqc --force --no-ansi {params.extra} --outdir results/qc \
+            --filename multiqc_report.html --file-list "$files" > {log} 2>&1
+        """

@@ -1,0 +1,30 @@
+rule bwa_index:
+    """Index the reference once: `is` for small genomes, `bwtsw` with a block size of about a
+    tenth of the genome for large ones (as bwa itself would pick, but with a faster -b).
+    Reruns only when the reference changes. (Snakemake forbids `cache:` next to `benchmark:`,
+    and every rule here has a benchmark.)"""
+    input:
+        config["reference"],
+    output:
+        multiext(INDEX, ".amb", ".ann", ".bwt", ".pac", ".sa"),
+    log:
+        "logs/bwa_index/" + Path(INDEX).name + ".log",
+    benchmark:
+        "benchmarks/bwa_index/" + Path(INDEX).name + ".tsv"
+    params:
+        prefix=INDEX,
+        algorithm=lambda wildcards, input: (
+            "bwtsw" if reference_size_mb(input[0]) > 50 else "is"
+        ),
+        block_size=lambda wildcards, input: max(
+            10_000_000, int(reference_size_mb(input[0]) * 1e6 / 10)
+        ),
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input: max(1024, int(reference_size_mb(input[0]) * 6)),
+        runtime=lambda wildcards, input: max(30, int(reference_size_mb(input[0]) / 25)),
+    conda:
+        "../envs/bwa.yaml"
+    shell:
+        "bwa index -a {params.algorithm} -b {params.block_size} -p {params.prefix} {input}"
+        " > {log} 2>&1"
