@@ -20,8 +20,12 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         expand("results/mapped/{sample}.bam", sample=SAMPLES),
-        expand("results/qc/samtools/{sample}.{kind}.txt", sample=SAMPLES, kind=["stats", "flagstat"]),
+        expand(
+            "results/qc/samtools/{sample}.{kind}.txt",
+            sample=SAMPLES,
+            kind=["stats", "flagstat"],
+        ),
         "results/qc/multiqc_report.html",
-    default_target: True

@@ -1,6 +1,7 @@
 rule bwa_mem:
     """Align one read pair and sort it in the same pipe: no SAM on disk. bwa gets most threads,
-    samtools sort the rest (it mostly buffers until bwa is done); sort memory is per thread."""
+    samtools sort the rest (it mostly buffers until bwa is done); sort memory is per thread.
+    """
     input:
         reads=unit_pair,
         index=rules.bwa_index.output,
@@ -11,8 +12,14 @@ rule bwa_mem:
         "logs/bwa_mem/{sample}/{unit}.log",
     benchmark:
         "benchmarks/bwa_mem/{sample}/{unit}.tsv"
+    conda:
+        "../envs/bwa.yaml"
+    threads: 8
+    resources:
+        mem_mb=8000,
+        runtime=240,
     params:
-        index=INDEX,
+        index=lambda wildcards, input: input.index[0].removesuffix(".amb"),
         read_group=read_group,
         extra=config["bwa_mem"]["extra"],
         bwa_threads=lambda wildcards, threads: threads - threads // 4,
@@ -22,28 +29,27 @@ rule bwa_mem:
             int(resources.mem_mb * config["bwa_mem"]["sort_mem_fraction"])
             // (threads // 4 + 1),
         ),
-    threads: 8
-    resources:
-        mem_mb=8000,
-        runtime=240,
-    conda:
-        "../envs/bwa.yaml"
     shell:
         # bwa exits 0 when R1 and R2 differ in length (it only warns) or hold no reads, so the
-        # log is checked; a failed job's outputs are removed by Snakemake.
+        # log is checked; on failure the inputs are tested to name a corrupt file. Snakemake
+        # removes a failed job's outputs, so no partial BAM is left.
         """
-        (bwa mem -t {params.bwa_threads} {params.extra} -R '{params.read_group}' \
+        fail() {{ echo "ERROR: sample {wildcards.sample}, unit {wildcards.unit}: $1" | tee -a {log} >&2; exit 1; }}
+        if ! (bwa mem -t {params.bwa_threads} {params.extra} -R '{params.read_group}' \
             {params.index} {input.reads} \
-          | samtools sort -@ {params.sort_threads} -m {params.sort_mem}M \
-            -T {resources.tmpdir}/{wildcards.sample}.{wildcards.unit}.sort \
-            -o {output.bam}##idx##{output.bai} --write-index -) 2> {log}
+            | samtools sort -@ {params.sort_threads} -m {params.sort_mem}M \
+                -T {resources.tmpdir}/{wildcards.sample}.{wildcards.unit}.sort \
+                -o {output.bam}##idx##{output.bai} --write-index -) 2>{log}; then
+            for fq in {input.reads}; do
+                case "$fq" in *.gz) gzip -t "$fq" 2>/dev/null || fail "$fq is truncated or not valid gzip" ;; esac
+            done
+            fail "bwa mem | samtools sort failed (see the messages above)"
+        fi
         if grep -q 'W::bseq_read' {log}; then
-            echo "ERROR: {input.reads[0]} and {input.reads[1]} hold different numbers of reads" | tee -a {log} >&2
-            exit 1
+            fail "{input.reads[0]} and {input.reads[1]} hold different numbers of reads"
         fi
         if ! grep -q 'M::process. read [1-9]' {log}; then
-            echo "ERROR: no reads in {input.reads[0]} / {input.reads[1]}" | tee -a {log} >&2
-            exit 1
+            fail "no reads in {input.reads[0]} / {input.reads[1]}"
         fi
         """
 
@@ -53,7 +59,8 @@ rule samtools_merge:
     rewritten."""
     input:
         bams=lambda wildcards: expand(
-            "results/mapped/units/{{sample}}/{unit}.bam", unit=sample_units(wildcards.sample)
+            "results/mapped/units/{{sample}}/{unit}.bam",
+            unit=sample_units(wildcards.sample),
         ),
         bais=lambda wildcards: expand(
             "results/mapped/units/{{sample}}/{unit}.bam.bai",
@@ -66,21 +73,21 @@ rule samtools_merge:
         "logs/samtools_merge/{sample}.log",
     benchmark:
         "benchmarks/samtools_merge/{sample}.tsv"
+    conda:
+        "../envs/samtools.yaml"
     threads: 4
     resources:
         mem_mb=2048,
         runtime=120,
-    conda:
-        "../envs/samtools.yaml"
     shell:
         """
         if [ $(echo {input.bams} | wc -w) -eq 1 ]; then
             for ext in "" .bai; do
-                ln -f {input.bams}$ext {output.bam}$ext 2> /dev/null || cp {input.bams}$ext {output.bam}$ext
+                ln -f {input.bams}$ext {output.bam}$ext 2>/dev/null || cp {input.bams}$ext {output.bam}$ext
                 touch {output.bam}$ext
             done
-            echo "single unit {input.bams} linked to {output.bam}" > {log}
+            echo "single unit {input.bams} linked to {output.bam}" >{log}
         else
-            samtools merge -@ {threads} -o {output.bam}##idx##{output.bai} --write-index {input.bams} 2> {log}
+            samtools merge -@ {threads} -o {output.bam}##idx##{output.bai} --write-index {input.bams} 2>{log}
         fi
         """

@@ -1,6 +1,8 @@
 """Inputs of the workflow: the units table (from a sample sheet or a folder of FASTQ pairs) and
-the reference, checked before any job runs so that bad input fails early and names its file."""
+the reference, checked before any job runs so that bad input fails early and names its file.
+"""
 
+import csv
 import gzip
 import os
 import re
@@ -10,12 +12,13 @@ import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-
 validate(config, schema="../config/schemas/config.schema.yaml")
 
 NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 # Illumina file names: {name}_R1.fastq.gz or {name}_R1_001.fastq.gz (and .fq, uncompressed).
-ILLUMINA_READ = re.compile(r"^(?P<name>.+)_(?P<read>R[12])(?P<suffix>(?:_001)?\.f(?:ast)?q(?:\.gz)?)$")
+ILLUMINA_READ = re.compile(
+    r"^(?P<name>.+)_(?P<read>R[12])(?P<suffix>(?:_001)?\.f(?:ast)?q(?:\.gz)?)$"
+)
 # bcl2fastq/BCL Convert names carry sample number and lane: {sample}_S1_L001.
 ILLUMINA_LANE = re.compile(r"^(?P<sample>.+)_S\d+_(?P<lane>L\d{3})$")
 
@@ -42,11 +45,18 @@ def first_char(path):
 
 
 def read_sheet(path):
-    """Read and schema-validate the sample sheet; every value is a string."""
+    """Read and schema-validate the sample sheet; every value is a string, blank cells of
+    optional columns are absent (''), and quotes are literal characters, as in any TSV.
+    """
     if not os.path.isfile(path):
         raise WorkflowError(f"Sample sheet not found: {path}")
     units = pd.read_csv(
-        path, sep="\t", dtype=str, comment="#", keep_default_na=False
+        path,
+        sep="\t",
+        dtype=str,
+        comment="#",
+        keep_default_na=False,
+        quoting=csv.QUOTE_NONE,
     ).map(str.strip)
     if units.empty:
         raise WorkflowError(f"Sample sheet {path} lists no read pairs")
@@ -61,7 +71,7 @@ def read_sheet(path):
                 f"Sample sheet {path}, line {row}: {bad[0]} {record[bad[0]]!r} may only "
                 "contain letters, digits, '.', '_' and '-'"
             )
-    validate(units, schema="../config/schemas/samples.schema.yaml")
+    validate(units.replace("", None), schema="../config/schemas/samples.schema.yaml")
     return units
 
 
@@ -93,7 +103,9 @@ def discover_units(folder):
                     f"{pair['R1']}: sample name {value!r} may only contain letters, digits, "
                     "'.', '_' and '-'"
                 )
-        rows.append({"sample": sample, "unit": unit, "fq1": pair["R1"], "fq2": pair["R2"]})
+        rows.append(
+            {"sample": sample, "unit": unit, "fq1": pair["R1"], "fq2": pair["R2"]}
+        )
     return pd.DataFrame(rows)
 
 
@@ -105,7 +117,7 @@ def check_units(units, origin):
         raise WorkflowError(
             f"{origin}: sample {first['sample']!r} lists unit {first['unit']!r} more than once"
         )
-    report_names = units["sample"] + "_" + units["unit"]
+    report_names = units["sample"].str.cat(units["unit"], sep="_")
     clash = units[report_names.duplicated(keep=False)]
     if not clash.empty:
         pairs = ", ".join(f"{s}/{u}" for s, u in zip(clash["sample"], clash["unit"]))
@@ -113,7 +125,9 @@ def check_units(units, origin):
     for record in units.to_dict("records"):
         where = f"{origin}: sample {record['sample']}, unit {record['unit']}"
         if record["fq1"] == record["fq2"]:
-            raise WorkflowError(f"{where}: fq1 and fq2 are the same file {record['fq1']}")
+            raise WorkflowError(
+                f"{where}: fq1 and fq2 are the same file {record['fq1']}"
+            )
         for col in ("fq1", "fq2"):
             path = record[col]
             if is_remote(path):
@@ -141,13 +155,16 @@ def check_reference(path):
     if not os.path.isfile(path):
         raise WorkflowError(f"Reference genome not found: {path}")
     if first_char(path) != ">":
-        raise WorkflowError(f"Reference genome {path} is not FASTA (it must start with '>')")
+        raise WorkflowError(
+            f"Reference genome {path} is not FASTA (it must start with '>')"
+        )
 
 
 units = load_units()
 check_reference(config["reference"])
 SAMPLES = sorted(units["sample"].unique())
-INDEX = "results/index/" + re.sub(r"\.(fa|fasta|fna)(\.gz)?$", "", Path(config["reference"]).name)
+GENOME = re.sub(r"\.(fa|fasta|fna)(\.gz)?$", "", Path(config["reference"]).name)
+INDEX = f"results/index/{GENOME}"
 
 
 wildcard_constraints:
@@ -177,9 +194,7 @@ def read_group(wildcards):
     library = record.get("library") or wildcards.sample
     platform = record.get("platform") or config["platform"]
     rg_id = f"{wildcards.sample}.{wildcards.unit}"
-    return (
-        rf"@RG\tID:{rg_id}\tSM:{wildcards.sample}\tLB:{library}\tPL:{platform}\tPU:{rg_id}"
-    )
+    return rf"@RG\tID:{rg_id}\tSM:{wildcards.sample}\tLB:{library}\tPL:{platform}\tPU:{rg_id}"
 
 
 def fastq_suffix(path):

@@ -1,6 +1,7 @@
 rule fastqc:
     """FastQC names its report after the input file and MultiQC names the sample after the
-    Filename inside it, so the input is linked as {sample}_{unit}_{read} in a private folder."""
+    Filename inside it, so the input is linked as {sample}_{unit}_{read} in a private folder.
+    """
     input:
         unit_fastq,
     output:
@@ -10,16 +11,16 @@ rule fastqc:
         "logs/fastqc/{sample}/{unit}_{read}.log",
     benchmark:
         "benchmarks/fastqc/{sample}/{unit}_{read}.tsv"
-    params:
-        name="{sample}_{unit}_{read}",
-        suffix=lambda wildcards, input: fastq_suffix(input[0]),
-        extra=config["fastqc"]["extra"],
+    conda:
+        "../envs/fastqc.yaml"
     threads: 1
     resources:
         mem_mb=1024,
         runtime=60,
-    conda:
-        "../envs/fastqc.yaml"
+    params:
+        name="{sample}_{unit}_{read}",
+        suffix=lambda wildcards, input: fastq_suffix(input[0]),
+        extra=config["fastqc"]["extra"],
     shell:
         # FastQC exits 0 even when it cannot read the file; a missing report is the failure.
         """
@@ -27,7 +28,7 @@ rule fastqc:
         trap 'rm -rf "$work"' EXIT
         ln -s "$(realpath {input})" "$work/{params.name}{params.suffix}"
         fastqc --quiet --threads {threads} {params.extra} --outdir "$work" \
-            "$work/{params.name}{params.suffix}" > {log} 2>&1
+            "$work/{params.name}{params.suffix}" >{log} 2>&1
         if grep -q 'Failed to process' {log} || [ ! -s "$work/{params.name}_fastqc.zip" ]; then
             echo "ERROR: FastQC could not read {input}" | tee -a {log} >&2
             exit 1
@@ -46,12 +47,12 @@ rule samtools_stats:
         "logs/samtools_stats/{sample}.log",
     benchmark:
         "benchmarks/samtools_stats/{sample}.tsv"
+    conda:
+        "../envs/samtools.yaml"
     threads: 1
     resources:
         mem_mb=1024,
         runtime=60,
-    conda:
-        "../envs/samtools.yaml"
     shell:
         "samtools stats {input.bam} > {output} 2> {log}"
 
@@ -65,12 +66,12 @@ rule samtools_flagstat:
         "logs/samtools_flagstat/{sample}.log",
     benchmark:
         "benchmarks/samtools_flagstat/{sample}.tsv"
+    conda:
+        "../envs/samtools.yaml"
     threads: 1
     resources:
         mem_mb=512,
         runtime=30,
-    conda:
-        "../envs/samtools.yaml"
     shell:
         "samtools flagstat {input.bam} > {output} 2> {log}"
 
@@ -88,19 +89,19 @@ rule multiqc:
         "logs/multiqc.log",
     benchmark:
         "benchmarks/multiqc.tsv"
-    params:
-        extra=config["multiqc"]["extra"],
+    conda:
+        "../envs/multiqc.yaml"
     threads: 1
     resources:
         mem_mb=2048,
         runtime=60,
-    conda:
-        "../envs/multiqc.yaml"
+    params:
+        extra=config["multiqc"]["extra"],
     shell:
         """
         files=$(mktemp {resources.tmpdir}/multiqc_files.XXXXXX)
         trap 'rm -f "$files"' EXIT
-        printf '%s\\n' {input} > "$files"
+        printf '%s\\n' {input} >"$files"
         multiqc --force --no-ansi {params.extra} --outdir results/qc \
-            --filename multiqc_report.html --file-list "$files" > {log} 2>&1
+            --filename multiqc_report.html --file-list "$files" >{log} 2>&1
         """

@@ -8,23 +8,23 @@ rule bwa_index:
     output:
         multiext(INDEX, ".amb", ".ann", ".bwt", ".pac", ".sa"),
     log:
-        "logs/bwa_index/" + Path(INDEX).name + ".log",
+        f"logs/bwa_index/{GENOME}.log",
     benchmark:
-        "benchmarks/bwa_index/" + Path(INDEX).name + ".tsv"
+        f"benchmarks/bwa_index/{GENOME}.tsv"
+    conda:
+        "../envs/bwa.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input: max(1024, int(reference_size_mb(input[0]) * 6)),
+        runtime=lambda wildcards, input: max(30, int(reference_size_mb(input[0]) / 25)),
     params:
-        prefix=INDEX,
+        prefix=lambda wildcards, output: output[0].removesuffix(".amb"),
         algorithm=lambda wildcards, input: (
             "bwtsw" if reference_size_mb(input[0]) > 50 else "is"
         ),
         block_size=lambda wildcards, input: max(
             10_000_000, int(reference_size_mb(input[0]) * 1e6 / 10)
         ),
-    threads: 1
-    resources:
-        mem_mb=lambda wildcards, input: max(1024, int(reference_size_mb(input[0]) * 6)),
-        runtime=lambda wildcards, input: max(30, int(reference_size_mb(input[0]) / 25)),
-    conda:
-        "../envs/bwa.yaml"
     shell:
         "bwa index -a {params.algorithm} -b {params.block_size} -p {params.prefix} {input}"
         " > {log} 2>&1"

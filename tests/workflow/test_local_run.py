@@ -1,0 +1,133 @@
+"""The whole workflow, run locally on real tools: generated reads with known truth, and real
+SARS-CoV-2 reads. One run per module; the tests read what it left."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.workflow import SHARED_DATA, copy_workflow, snakemake
+from tests.workflow.helpers import (
+    fastqc_filename,
+    job_counts,
+    mapped_fraction,
+    read_groups,
+    record_read_groups,
+    samtools,
+)
+
+UNITS = {"A": ["L001", "L002"], "B": ["L001"], "C": ["L001"]}
+PAIRS_PER_UNIT = 4000
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Path:
+    wf = copy_workflow(tmp_path_factory.mktemp("local") / "wf")
+    (wf / "ref").mkdir()
+    shutil.copy(demo_data / "reference.fa", wf / "ref" / "genome.fa")
+    args = ["--config", f"samples={demo_data}/samples.tsv", "reference=ref/genome.fa"]
+    (wf / "args").write_text("\n".join(args))
+    snakemake(wf, "--cores", "2", *args)
+    return wf
+
+
+def run_args(wf: Path) -> list[str]:
+    return (wf / "args").read_text().splitlines()
+
+
+@pytest.mark.parametrize("sample", UNITS)
+def test_bam_is_sorted_indexed_and_mapped(run: Path, sample: str) -> None:
+    bam = run / "results" / "mapped" / f"{sample}.bam"
+    samtools("quickcheck", str(bam))
+    assert "SO:coordinate" in samtools("view", "-H", str(bam)).splitlines()[0]
+    assert (run / "results" / "mapped" / f"{sample}.bam.bai").stat().st_size > 0
+    total = int(samtools("view", "-c", str(bam)))
+    assert total == 2 * PAIRS_PER_UNIT * len(UNITS[sample])
+    assert mapped_fraction(bam) > 0.9
+
+
+@pytest.mark.parametrize("sample", UNITS)
+def test_every_record_has_the_read_group_of_its_unit(run: Path, sample: str) -> None:
+    bam = run / "results" / "mapped" / f"{sample}.bam"
+    expected = {f"{sample}.{unit}": sample for unit in UNITS[sample]}
+    assert read_groups(bam) == expected
+    per_group = record_read_groups(bam)
+    assert set(per_group) == set(expected), "records without a read group or with a foreign one"
+    assert all(n == 2 * PAIRS_PER_UNIT for n in per_group.values())
+
+
+def test_fastqc_reports_are_named_after_sample_unit_and_read(run: Path) -> None:
+    for sample, units in UNITS.items():
+        for unit in units:
+            for read in ("R1", "R2"):
+                zip_path = run / "results" / "qc" / "fastqc" / sample / f"{unit}_{read}_fastqc.zip"
+                assert fastqc_filename(zip_path) == f"{sample}_{unit}_{read}.fastq.gz"
+
+
+def test_multiqc_report_lists_every_sample(run: Path) -> None:
+    stats = run / "results" / "qc" / "multiqc_report_data" / "multiqc_general_stats.txt"
+    names = {line.split("\t")[0] for line in stats.read_text().splitlines()[1:]}
+    fastqc_names = {f"{s}_{u}_{r}" for s, us in UNITS.items() for u in us for r in ("R1", "R2")}
+    assert names == set(UNITS) | fastqc_names
+    html = (run / "results" / "qc" / "multiqc_report.html").read_text()
+    assert all(name in html for name in names)
+
+
+def test_unit_bams_are_temporary_and_no_sam_is_written(run: Path) -> None:
+    assert not list((run / "results").rglob("*.sam"))
+    assert not list((run / "results" / "mapped" / "units").rglob("*.bam"))
+
+
+def test_every_job_left_a_log_and_a_benchmark(run: Path) -> None:
+    logs = {p.relative_to(run / "logs").parts[0] for p in (run / "logs").rglob("*.log")}
+    benchmarks = {
+        p.relative_to(run / "benchmarks").parts[0] for p in (run / "benchmarks").rglob("*.tsv")
+    }
+    rules = {
+        "bwa_index",
+        "bwa_mem",
+        "samtools_merge",
+        "fastqc",
+        "samtools_stats",
+        "samtools_flagstat",
+    }
+    assert rules <= logs and rules <= benchmarks
+    assert (run / "logs" / "multiqc.log").exists()
+
+
+def test_second_run_has_nothing_to_do(run: Path) -> None:
+    proc = snakemake(run, "--cores", "2", *run_args(run))
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_changed_reference_reruns_index_and_alignments_but_not_fastqc(run: Path) -> None:
+    with (run / "ref" / "genome.fa").open("a") as ref:
+        ref.write(">extra\n" + "ACGTTGCA" * 50 + "\n")
+    proc = snakemake(run, "-n", "--cores", "2", *run_args(run))
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts.pop("bwa_index") == 1
+    assert counts.pop("bwa_mem") == 4
+    assert counts.pop("samtools_merge") == 3
+    assert counts.pop("samtools_stats") == counts.pop("samtools_flagstat") == 3
+    assert counts.pop("multiqc") == counts.pop("all") == 1
+    assert counts == {}, f"unexpected reruns: {counts}"
+
+
+def test_real_sarscov2_reads(tmp_path: Path) -> None:
+    wf = copy_workflow(tmp_path / "wf")
+    data = SHARED_DATA / "sarscov2"
+    (wf / "sheet.tsv").write_text(
+        "sample\tunit\tfq1\tfq2\n"
+        f"ERR5069949\trun1\t{data}/test_1.fastq.gz\t{data}/test_2.fastq.gz\n"
+    )
+    snakemake(wf, "--cores", "2", "--config", "samples=sheet.tsv", f"reference={data}/genome.fasta")
+    bam = wf / "results" / "mapped" / "ERR5069949.bam"
+    samtools("quickcheck", str(bam))
+    assert int(samtools("view", "-c", "-F", "0x900", str(bam))) == 200
+    assert mapped_fraction(bam) > 0.9
+    assert read_groups(bam) == {"ERR5069949.run1": "ERR5069949"}
+    assert set(record_read_groups(bam)) == {"ERR5069949.run1"}
+    html = (wf / "results" / "qc" / "multiqc_report.html").read_text()
+    assert "ERR5069949_run1_R1" in html and "ERR5069949" in html
