@@ -2,6 +2,11 @@
 
 from pathlib import Path
 
+import pytest
+
+# Fixture modules import each other; rewrite their asserts whichever is imported first.
+pytest.register_assert_rewrite("tests.fixtures")
+
 pytest_plugins = sorted(
     f"tests.fixtures.{p.stem}"
     for p in (Path(__file__).parent / "fixtures").glob("*.py")

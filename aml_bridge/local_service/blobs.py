@@ -45,6 +45,9 @@ class Datastores:
     def container_of(self, datastore: str) -> str:
         return self.containers[datastore]
 
+    def create_container(self, container: str) -> None:
+        self.service.get_container_client(container).create_container()
+
     def sas_token(self, container: str, *, write: bool = False, hours: int = 24) -> str:
         permission = ContainerSasPermissions(
             read=True, list=True, write=write, create=write, add=write, delete=write
@@ -57,9 +60,9 @@ class Datastores:
             expiry=dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours),
         )
 
-    def download(self, datastore: str, path: str, dest: Path, *, is_file: bool) -> None:
+    def download(self, container_name: str, path: str, dest: Path, *, is_file: bool) -> None:
         """Copy a blob (is_file) or every blob under a prefix to `dest`, read-only."""
-        container = self.service.get_container_client(self.container_of(datastore))
+        container = self.service.get_container_client(container_name)
         path = path.strip("/")
         if is_file:
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -76,9 +79,9 @@ class Datastores:
                 container.download_blob(blob.name).readinto(fh)
             _read_only(target)
 
-    def upload(self, datastore: str, path: str, src: Path) -> int:
+    def upload(self, container_name: str, path: str, src: Path) -> int:
         """Upload a file, or a folder's files under a prefix; the number of blobs written."""
-        container = self.service.get_container_client(self.container_of(datastore))
+        container = self.service.get_container_client(container_name)
         path = path.strip("/")
         files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
         for f in files:
@@ -87,12 +90,8 @@ class Datastores:
                 container.upload_blob(name.lstrip("/"), fh, overwrite=True)
         return len(files)
 
-    def upload_bytes(self, datastore: str, path: str, data: bytes) -> None:
-        container = self.service.get_container_client(self.container_of(datastore))
-        container.upload_blob(path, data, overwrite=True)
-
-    def list_names(self, datastore: str, prefix: str) -> list[str]:
-        container = self.service.get_container_client(self.container_of(datastore))
+    def list_names(self, container_name: str, prefix: str) -> list[str]:
+        container = self.service.get_container_client(container_name)
         return [b.name for b in container.list_blobs(name_starts_with=prefix)]
 
 

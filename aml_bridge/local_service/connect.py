@@ -7,9 +7,11 @@ path the service prints (azure-core's requests transport reads it; nothing else 
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import jwt
 from azure.core.credentials import AccessToken
@@ -17,16 +19,25 @@ from azure.core.credentials import AccessToken
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
 
-CLOUD_NAME = "AzureMLLocalService"
+CLOUD_PREFIX = "AzureMLLocalService"
 TENANT_ID = "00000000-0000-0000-0000-00000000feed"
 _SIGNING_KEY = "local-service-token-signing-key-not-a-secret"
 
 
+def cloud_name(base_url: str) -> str:
+    """One cloud name per service address: the SDK registers a cloud name once per process."""
+    return CLOUD_PREFIX + "_" + re.sub(r"\W", "_", urlsplit(base_url).netloc)
+
+
 def cloud_metadata(base_url: str) -> dict[str, Any]:
-    """Keyword arguments `cloud=`/`cloud_metadata=` for MLClient: every endpoint is the service."""
+    """Keyword arguments `cloud=`/`cloud_metadata=` for MLClient: every endpoint is the service.
+
+    MLClient also exports the cloud name as AZUREML_CURRENT_CLOUD, which some SDK calls read:
+    in one process, use clients of one service at a time.
+    """
     base = base_url.rstrip("/") + "/"
     return {
-        "cloud": CLOUD_NAME,
+        "cloud": cloud_name(base_url),
         "cloud_metadata": {
             "resource_manager": base,
             "aml_resource_id": base,
@@ -39,7 +50,7 @@ def cloud_metadata(base_url: str) -> dict[str, Any]:
 
 
 class LocalServiceCredential:
-    """A credential whose token is a JWT with the audience the SDK checks (scope minus /.default)."""
+    """Returns a JWT whose audience is what the SDK checks: the scope minus "/.default"."""
 
     def __init__(self, object_id: str | None = None, lifetime_s: int = 3600) -> None:
         self.object_id = object_id or str(uuid.uuid4())

@@ -33,7 +33,7 @@ class FaultSettings:
     preempt_after: float = 0.0  # seconds in Running before the node is reclaimed
     throttle_fraction: float = 0.0  # fraction of API calls refused
     throttle_status: int = 429  # 429 (with Retry-After) or 503
-    retry_after: float = 1.0
+    retry_after: int = 1  # seconds; the SDK parses Retry-After as an integer
     queue_delay: float = 0.0  # seconds each job waits in Queued at least
     seed: int = 0
 
@@ -91,7 +91,7 @@ class FaultInjector:
                 429,
                 "TooManyRequests",
                 "The request was throttled (injected fault). Retry after the given delay.",
-                {"Retry-After": f"{s.retry_after:g}"},
+                {"Retry-After": str(s.retry_after)},
             )
         return ServiceError(503, "ServiceUnavailable", "The service is unavailable (injected).")
 

@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 
 
 def ensure_certificate(state_dir: Path) -> tuple[Path, Path]:
-    """Return (cert, key) paths, generating them once so a restarted service keeps clients' trust."""
+    """(cert, key) paths, generated once so that a restarted service keeps clients' trust."""
     cert_path, key_path = state_dir / "tls" / "cert.pem", state_dir / "tls" / "key.pem"
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path

@@ -56,7 +56,9 @@ def _check_model(cls: type, value: Any, path: str, errors: list[str]) -> None:
             errors.append(f"{path}.{disc}: required field is missing")
             return
         if kind not in mapping:
-            errors.append(f"{path}.{disc}: unknown value {kind!r}; expected one of {sorted(mapping)}")
+            errors.append(
+                f"{path}.{disc}: unknown value {kind!r}; expected one of {sorted(mapping)}"
+            )
             return
         cls = mapping[kind]
     for name, is_disc, annotation, settable in _fields(cls):
@@ -81,7 +83,7 @@ def check_value(annotation: Any, value: Any, path: str, errors: list[str]) -> No
             _check_model(models[0], value, path, errors)
         elif len(options) == 1:
             check_value(options[0], value, path, errors)
-        elif not isinstance(value, str):
+        elif isinstance(value, (dict, list)):
             errors.append(f"{path}: expected a string, got {type(value).__name__}")
         return
     if origin is dict:
@@ -102,14 +104,16 @@ def check_value(annotation: Any, value: Any, path: str, errors: list[str]) -> No
         if issubclass(annotation, Model):
             _check_model(annotation, value, path, errors)
         elif issubclass(annotation, enum.Enum) or annotation is str:
-            if not isinstance(value, str):
+            # Azure's JSON reader turns any scalar into a string (the SDK sends ints in tags).
+            if isinstance(value, (dict, list)):
                 errors.append(f"{path}: expected a string, got {type(value).__name__}")
         elif annotation is bool:
             if not isinstance(value, bool):
                 errors.append(f"{path}: expected a boolean, got {type(value).__name__}")
-        elif annotation in (int, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                errors.append(f"{path}: expected a number, got {type(value).__name__}")
+        elif annotation in (int, float) and (
+            isinstance(value, bool) or not isinstance(value, (int, float))
+        ):
+            errors.append(f"{path}: expected a number, got {type(value).__name__}")
 
 
 def validate(model_name: str, body: Any) -> list[str]:

@@ -1,0 +1,75 @@
+"""`python -m aml_bridge.local_service --state-dir DIR [--port 0] ...`
+
+Prints one JSON line (base_url, ca_bundle, subscription_id, resource_group, workspace, ...)
+once it listens, then serves until SIGTERM/SIGINT. Storage comes from the environment
+variable AML_LOCAL_STORAGE_CONNECTION_STRING; faults from AML_LOCAL_FAULTS (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+# MLClient exports the name of a custom cloud; `import azure.ai.ml` in a process that inherits
+# it fails ("Unknown cloud environment"), so the service drops it before importing its parts.
+INHERITED_CLOUD_ENV = "AZUREML_CURRENT_CLOUD"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m aml_bridge.local_service", description=__doc__)
+    p.add_argument("--state-dir", type=Path, required=True, help="state kept across restarts")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--subscription-id", default="00000000-0000-0000-0000-000000000000")
+    p.add_argument("--resource-group", default="local-rg")
+    p.add_argument("--workspace", default="local-ws")
+    p.add_argument("--compute", default="genomics-cluster")
+    p.add_argument("--vm-size", default="STANDARD_D4S_V3")
+    p.add_argument("--max-nodes", type=int, default=4)
+    p.add_argument(
+        "--blob-container", default="azureml-blobstore", help="container of workspaceblobstore"
+    )
+    p.add_argument(
+        "--artifact-container", default="azureml", help="container of workspaceartifactstore"
+    )
+    args = p.parse_args(argv)
+    if args.max_nodes < 1:
+        p.error("--max-nodes must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    os.environ.pop(INHERITED_CLOUD_ENV, None)
+    from .app import LocalService, ServiceConfig
+
+    service = LocalService(
+        ServiceConfig(
+            state_dir=args.state_dir,
+            port=args.port,
+            subscription_id=args.subscription_id,
+            resource_group=args.resource_group,
+            workspace=args.workspace,
+            compute=args.compute,
+            vm_size=args.vm_size,
+            max_nodes=args.max_nodes,
+            containers={
+                "workspaceblobstore": args.blob_container,
+                "workspaceartifactstore": args.artifact_container,
+            },
+        )
+    )
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    requeued = service.start()
+    print(json.dumps({**service.info(), "requeued_jobs": requeued}), flush=True)
+    done.wait()
+    service.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Assembles the service: state, storage, jobs, routes, HTTPS server; start and stop."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+from . import assets_api, control_api, jobs_api, workspace_api
+from .blobs import STORAGE_ENV, Datastores
+from .context import Context
+from .counters import RequestLog
+from .faults import FAULTS_ENV, FaultInjector
+from .jobs import JobManager
+from .routing import Router
+from .server import Dispatcher, HTTPSServer, make_handler
+from .store import Store
+from .tls import ensure_certificate
+from .workspace import ARTIFACT_DATASTORE, BLOB_DATASTORE, Workspace
+
+SERVICE_ONLY_ENV = (STORAGE_ENV, FAULTS_ENV)
+
+
+@dataclass
+class ServiceConfig:
+    state_dir: Path
+    port: int = 0
+    subscription_id: str = "00000000-0000-0000-0000-000000000000"
+    resource_group: str = "local-rg"
+    workspace: str = "local-ws"
+    compute: str = "genomics-cluster"
+    vm_size: str = "STANDARD_D4S_V3"
+    max_nodes: int = 4
+    containers: dict[str, str] = field(
+        default_factory=lambda: {BLOB_DATASTORE: "azureml-blobstore", ARTIFACT_DATASTORE: "azureml"}
+    )
+
+
+class LocalService:
+    def __init__(self, config: ServiceConfig, environ: dict[str, str] | None = None) -> None:
+        environ = dict(os.environ if environ is None else environ)
+        connection_string = environ.get(STORAGE_ENV)
+        if not connection_string:
+            raise SystemExit(f"{STORAGE_ENV} must hold the storage connection string.")
+        self.config = config
+        state = config.state_dir
+        state.mkdir(parents=True, exist_ok=True)
+        self.cert, key = ensure_certificate(state)
+        stores = Datastores(connection_string, config.containers)
+        stores.ensure_containers()
+        faults = FaultInjector.from_environment(environ)
+        self._server = HTTPSServer(config.port, BaseHTTPRequestHandler, self.cert, key)
+        port = self._server.server_address[1]
+        ws = Workspace(
+            base_url=f"https://127.0.0.1:{port}",
+            subscription_id=config.subscription_id,
+            resource_group=config.resource_group,
+            name=config.workspace,
+            compute=config.compute,
+            vm_size=config.vm_size,
+            max_nodes=config.max_nodes,
+        )
+        store = Store(state / "resources")
+        job_env = {k: v for k, v in environ.items() if k not in SERVICE_ONLY_ENV}
+        jobs = JobManager(ws, store, stores, faults, state / "work", job_env)
+        self.ctx = Context(ws, store, stores, jobs, faults, RequestLog())
+        router = Router()
+        for api in (workspace_api, assets_api, jobs_api, control_api):
+            api.register(router, self.ctx)
+        self._server.RequestHandlerClass = make_handler(Dispatcher(self.ctx, router))
+        self._thread: threading.Thread | None = None
+
+    def info(self) -> dict[str, Any]:
+        ws = self.ctx.ws
+        return {
+            "base_url": ws.base_url,
+            "ca_bundle": str(self.cert),
+            "subscription_id": ws.subscription_id,
+            "resource_group": ws.resource_group,
+            "workspace": ws.name,
+            "compute": ws.compute,
+            "max_nodes": ws.max_nodes,
+            "datastores": dict(self.ctx.stores.containers),
+        }
+
+    def start(self) -> list[str]:
+        """Serve on a background thread; re-queue the jobs a previous run left unfinished."""
+        requeued = self.ctx.jobs.recover()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return requeued
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self.ctx.jobs.close()
+        self.ctx.store.close()

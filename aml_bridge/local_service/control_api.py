@@ -1,0 +1,42 @@
+"""`/_local/...`: what tests and operators use to observe and steer the service (no auth)."""
+
+from __future__ import annotations
+
+from .context import Context
+from .errors import bad_request
+from .faults import FaultSettings
+from .routing import Request, Response, Router
+
+
+def register(router: Router, ctx: Context) -> None:
+    def requests(_: Request) -> Response:
+        return Response(body={"records": ctx.log.records(), "counts": ctx.log.counts()})
+
+    def clear_requests(_: Request) -> Response:
+        ctx.log.clear()
+        return Response(204)
+
+    def get_faults(_: Request) -> Response:
+        return Response(body=ctx.faults.as_dict())
+
+    def put_faults(req: Request) -> Response:
+        try:
+            settings = FaultSettings.from_dict(req.json())
+        except (TypeError, ValueError) as exc:
+            raise bad_request(f"Invalid fault settings: {exc}") from exc
+        ctx.faults.configure(settings)
+        return Response(body=ctx.faults.as_dict())
+
+    def preempt(req: Request) -> Response:
+        pattern = (req.json() if req.body else {}).get("pattern", "")
+        return Response(body={"preempted": ctx.jobs.preempt(pattern)})
+
+    def stats(_: Request) -> Response:
+        return Response(body=ctx.jobs.scheduler.stats())
+
+    router.add("GET", "/_local/requests", requests)
+    router.add("DELETE", "/_local/requests", clear_requests)
+    router.add("GET", "/_local/faults", get_faults)
+    router.add("PUT", "/_local/faults", put_faults)
+    router.add("POST", "/_local/preempt", preempt)
+    router.add("GET", "/_local/stats", stats)

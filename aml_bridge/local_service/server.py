@@ -1,0 +1,150 @@
+"""HTTPS front door: auth and throttling checks, routing, the blob proxy, the request log."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import sys
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import jwt
+
+from .blobs import BLOB_PROXY_PREFIX
+from .context import Context
+from .errors import ServiceError
+from .routing import Request, Response, Router
+
+API_PREFIXES = ("/subscriptions/", "/history/")
+CONTROL_PREFIX = "/_local/"  # test plumbing: not throttled, not authenticated, not logged
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
+
+
+def check_bearer(headers: dict[str, str]) -> None:
+    """The API wants a JWT bearer token, as Azure does (its signature is not checked here)."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    try:
+        if scheme.lower() != "bearer":
+            raise jwt.InvalidTokenError("no bearer token")
+        jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError as exc:
+        raise ServiceError(401, "AuthenticationFailed", f"Invalid bearer token: {exc}") from exc
+
+
+class Dispatcher:
+    """Turns one request into (route name, response); shared by all handler threads."""
+
+    def __init__(self, ctx: Context, router: Router) -> None:
+        self.ctx, self.router = ctx, router
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes):
+        parts = urlsplit(target)
+        route_name = "unmatched"
+        try:
+            route, params = self.router.match(method, parts.path)
+            route_name = route.template
+            if parts.path.startswith(API_PREFIXES):
+                check_bearer(headers)
+                refusal = self.ctx.faults.throttle()
+                if refusal:
+                    raise refusal
+                if "workspaceName" in params and not self.ctx.ws.is_this(params):
+                    raise ServiceError(
+                        404, "ResourceNotFound", f"Workspace '{params['workspaceName']}' not found."
+                    )
+            query = dict(parse_qsl(parts.query, keep_blank_values=True))
+            response = route.handler(Request(method, parts.path, params, query, headers, body))
+        except ServiceError as exc:
+            response = Response(exc.status, exc.body(), exc.headers)
+        except Exception as exc:  # report, keep serving
+            traceback.print_exc(file=sys.stderr)
+            response = Response(500, ServiceError(500, "InternalError", str(exc)).body())
+        return route_name, response
+
+
+def make_handler(dispatcher: Dispatcher) -> type[BaseHTTPRequestHandler]:
+    ctx = dispatcher.ctx
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "aml-local-service"
+        disable_nagle_algorithm = True  # else keep-alive replies wait ~40 ms for delayed ACKs
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            """Requests go to the request log, not stderr."""
+
+        def _read_body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                chunks = []
+                while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()  # the CRLF after each chunk
+                while self.rfile.readline().strip():  # optional trailers, then a blank line
+                    pass
+                return b"".join(chunks)
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _dispatch(self) -> None:
+            body = self._read_body()
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            if self.path.startswith(BLOB_PROXY_PREFIX + "/"):
+                status, resp_headers, data = self._proxy(body)
+                ctx.log.add(self.command, BLOB_PROXY_PREFIX + "/{path:path}", status)
+                self._send(status, resp_headers, data)
+                return
+            route, response = dispatcher.handle(self.command, self.path, headers, body)
+            if not route.startswith(CONTROL_PREFIX):
+                ctx.log.add(self.command, route, response.status)
+            data = b""
+            out_headers = dict(response.headers)
+            if response.body is not None:
+                data = json.dumps(response.body).encode()
+                out_headers["Content-Type"] = "application/json; charset=utf-8"
+            out_headers.setdefault("x-ms-request-id", "local")
+            self._send(response.status, out_headers, data)
+
+        def _proxy(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+            """Forward to Azurite (plain HTTP); the SAS in the query authorises the request."""
+            target = self.path[len(BLOB_PROXY_PREFIX) :]
+            conn = http.client.HTTPConnection(ctx.stores.blob_host, ctx.stores.blob_port, 60)
+            try:
+                fwd = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
+                fwd["Content-Length"] = str(len(body))
+                conn.request(self.command, target, body=body, headers=fwd)
+                resp = conn.getresponse()
+                data = resp.read()
+                headers = {k: v for k, v in resp.getheaders() if k.lower() not in HOP_HEADERS}
+                return resp.status, headers, data
+            except OSError as exc:
+                msg = f"Storage is unreachable: {exc}".encode()
+                return 502, {"Content-Type": "text/plain"}, msg
+            finally:
+                conn.close()
+
+        def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD" and data:
+                self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _dispatch
+
+    return Handler
+
+
+class HTTPSServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, port: int, handler: type, cert: Path, key: Path) -> None:
+        super().__init__(("127.0.0.1", port), handler)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
+        self.socket = tls.wrap_socket(self.socket, server_side=True)

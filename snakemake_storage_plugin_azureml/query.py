@@ -1,0 +1,87 @@
+"""Parse and validate `azureml://datastores/<datastore>/paths/<path>` queries.
+
+Pure functions only: the query is the one address Azure ML jobs and the local Snakemake
+process share, so every other module works on the parsed `BlobLocation`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SCHEME = "azureml://"
+_SHORT_FORM = re.compile(r"^azureml://datastores/(?P<datastore>[^/]*)/paths/(?P<path>.*)$", re.S)
+_DATASTORE_NAME = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+MAX_BLOB_NAME = 1024
+EXAMPLE = "azureml://datastores/workspaceblobstore/paths/genomics_data/sample1_R1.fastq.gz"
+
+
+class InvalidQuery(ValueError):
+    """A query that does not address a path on an Azure ML datastore."""
+
+
+@dataclass(frozen=True)
+class BlobLocation:
+    """A blob (or a folder-like prefix) on a named datastore."""
+
+    datastore: str
+    path: str
+
+    @property
+    def query(self) -> str:
+        return make_query(self.datastore, self.path)
+
+    @property
+    def parent(self) -> str:
+        """The enclosing folder ("" for the datastore root)."""
+        return self.path.rpartition("/")[0]
+
+
+def make_query(datastore: str, path: str) -> str:
+    return f"{SCHEME}datastores/{datastore}/paths/{path}"
+
+
+def parse_query(query: str) -> BlobLocation:
+    """Split a query into datastore and path, or raise `InvalidQuery` saying what is wrong."""
+    reason = query_problem(query)
+    if reason:
+        raise InvalidQuery(f"invalid azureml query {query!r}: {reason}")
+    match = _SHORT_FORM.match(query)
+    assert match is not None
+    return BlobLocation(match["datastore"], match["path"])
+
+
+def query_problem(query: str) -> str | None:
+    """Why `query` is not a valid datastore path, or None when it is (wildcards allowed)."""
+    if not query.startswith(SCHEME):
+        return f"must start with {SCHEME} (expected {SCHEME}datastores/<datastore>/paths/<path>)"
+    match = _SHORT_FORM.match(query)
+    if match is None:
+        if "/workspaces/" in query and "/datastores/" in query:
+            return (
+                "the long workspace form is not supported; use the short form "
+                f"{SCHEME}datastores/<datastore>/paths/<path>"
+            )
+        return f"expected {SCHEME}datastores/<datastore>/paths/<path>"
+    datastore, path = match["datastore"], match["path"]
+    if not _DATASTORE_NAME.match(datastore):
+        return (
+            f"datastore name {datastore!r} must be 1-255 letters, digits or underscores "
+            "(wildcards are not allowed in the datastore name)"
+        )
+    return path_problem(path)
+
+
+def path_problem(path: str) -> str | None:
+    """Why `path` cannot be a blob name or folder prefix, or None."""
+    if not path:
+        return "the path after /paths/ is empty"
+    if path.startswith("/") or path.endswith("/") or "//" in path:
+        return f"path {path!r} has an empty segment (leading, trailing or double '/')"
+    if any(part in (".", "..") for part in path.split("/")):
+        return f"path {path!r} contains '.' or '..' segments"
+    if "\\" in path or any(ord(c) < 32 for c in path):
+        return f"path {path!r} contains a backslash or a control character"
+    if len(path) > MAX_BLOB_NAME:
+        return f"path is longer than {MAX_BLOB_NAME} characters"
+    return None

@@ -1,0 +1,159 @@
+"""A file or folder on a datastore, as Snakemake sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from snakemake_interface_common.exceptions import WorkflowError
+from snakemake_interface_storage_plugins.io import (
+    IOCacheStorageInterface,
+    Mtime,
+    get_constant_prefix,
+)
+from snakemake_interface_storage_plugins.storage_object import (
+    StorageObjectGlob,
+    StorageObjectRead,
+    StorageObjectTouch,
+    StorageObjectWrite,
+)
+
+from .listing import INVENTORY_PAGES, inventory_facts
+from .query import SCHEME, InvalidQuery, make_query, parse_query, query_problem
+
+if TYPE_CHECKING:
+    from .blobstore import Datastore
+    from .listing import BlobEntry
+
+
+class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, StorageObjectTouch):
+    def __post_init__(self) -> None:
+        # Snakemake builds objects before validating their query; fail on use, not here.
+        try:
+            self.location = parse_query(self.query)
+        except InvalidQuery:
+            self.location = None
+
+    # --- naming --------------------------------------------------------------------------
+
+    @property
+    def _loc(self):
+        if self.location is None:
+            raise WorkflowError(
+                f"invalid azureml query {self.query!r}: {query_problem(self.query)}"
+            )
+        return self.location
+
+    @property
+    def _store(self) -> Datastore:
+        return self.provider.datastore(self._loc.datastore)
+
+    def _suffix(self, path: str) -> str:
+        return f"{self._loc.datastore}/{path}" if path else self._loc.datastore
+
+    def local_suffix(self) -> str:
+        return self._suffix(self._loc.path)
+
+    def get_inventory_parent(self) -> str | None:
+        if self._overwrite_local_path is not None or self.location is None:
+            return None
+        return self.cache_key(self._suffix(self.location.parent))
+
+    def cleanup(self) -> None:
+        """Nothing to release: clients are shared per datastore by the provider."""
+
+    # --- inventory: one listing per folder feeds exists/mtime/size of all its files --------
+
+    async def inventory(self, cache: IOCacheStorageInterface) -> None:
+        parent_key = self.get_inventory_parent()
+        done = getattr(cache.exists_in_storage, "has_inventory", None)
+        if parent_key is None or parent_key in self.provider.inventoried:
+            return
+        if done is not None and parent_key in done:
+            return
+        self.provider.inventoried.add(parent_key)
+        folder = self._loc.parent
+        prefix = f"{folder}/" if folder else ""
+        entries, complete = self._store.list(prefix, max_pages=INVENTORY_PAGES)
+        files, folders = inventory_facts(entries, folder)
+        for path, mtime in folders.items():
+            key = self.cache_key(self._suffix(path))
+            cache.exists_in_storage[key] = True
+            cache.mtime[key] = Mtime(storage=mtime)
+            cache.size[key] = 0
+            if complete and done is not None:
+                done.add(key)
+        for path, entry in files.items():
+            key = self.cache_key(self._suffix(path))
+            cache.exists_in_storage[key] = True
+            cache.mtime[key] = Mtime(storage=entry.mtime)
+            cache.size[key] = entry.size
+            if entry.checksum:
+                cache.checksum[key] = entry.checksum
+        if complete and done is not None:
+            done.add(parent_key)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _blob(self) -> BlobEntry | None:
+        return self._store.stat(self._loc.path)
+
+    def _folder_entries(self) -> list[BlobEntry]:
+        entries = self._store.folder(self._loc.path)
+        if not entries:
+            raise WorkflowError(f"{self.query} does not exist")
+        return entries
+
+    def exists(self) -> bool:
+        return self._blob() is not None or self._store.is_folder(self._loc.path)
+
+    def mtime(self) -> float:
+        blob = self._blob()
+        return blob.mtime if blob else max(e.mtime for e in self._folder_entries())
+
+    def size(self) -> int:
+        blob = self._blob()
+        if blob:
+            return blob.size
+        self._folder_entries()
+        return 0
+
+    def local_footprint(self) -> int:
+        blob = self._blob()
+        return blob.size if blob else sum(e.size for e in self._folder_entries())
+
+    def checksum(self) -> str | None:
+        blob = self._blob()
+        return blob.checksum if blob else None
+
+    def retrieve_object(self) -> None:
+        blob = self._blob()
+        if blob:
+            self._store.retrieve_file(blob, self.local_path())
+        else:
+            self._store.retrieve_folder(self._loc.path, self.local_path())
+
+    # --- writing -------------------------------------------------------------------------
+
+    def store_object(self) -> None:
+        local = self.local_path()
+        if local.is_dir():
+            self._store.store_folder(local, self._loc.path)
+        elif local.exists():
+            self._store.store_file(local, self._loc.path)
+        else:
+            raise WorkflowError(f"cannot store {self.query}: {local} does not exist")
+
+    def remove(self) -> None:
+        self._store.remove(self._loc.path)
+
+    def touch(self) -> None:
+        self._store.touch(self._loc.path)
+
+    def list_candidate_matches(self) -> Iterable[str]:
+        prefix = get_constant_prefix(self.query)
+        head = f"{SCHEME}datastores/{self._loc.datastore}/paths/"
+        if not prefix.startswith(head):
+            raise WorkflowError(f"{self.query}: wildcards are not allowed in the datastore name")
+        entries, _ = self._store.list(prefix[len(head) :])
+        return [make_query(self._loc.datastore, e.name) for e in entries]

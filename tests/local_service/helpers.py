@@ -1,0 +1,74 @@
+"""Small helpers shared by the local-service tests (azure.ai.ml imported lazily)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+TERMINAL = {"Completed", "Failed", "Canceled"}
+READS = "../shared/data/sarscov2/test_1.fastq.gz"
+
+
+def ensure_environment(ml: Any, name: str = "genomics", version: str = "1") -> str:
+    from azure.ai.ml.entities import Environment
+
+    image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
+    ml.environments.create_or_update(Environment(name=name, version=version, image=image))
+    return f"azureml:{name}:{version}"
+
+
+def shell_job(name: str, cmd: str, env: str, compute: str = "genomics-cluster", **kw: Any):
+    from azure.ai.ml import command
+
+    return command(name=name, command=cmd, environment=env, compute=compute, **kw)
+
+
+def wait_for(ml: Any, name: str, statuses: set[str] = TERMINAL, timeout_s: float = 60) -> Any:
+    """Poll jobs.get until the job reaches one of `statuses`; the job."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = ml.jobs.get(name)
+        if job.status in statuses:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {name} still {job.status} after {timeout_s} s")
+        time.sleep(0.1)
+
+
+def run_error(ml: Any, name: str) -> dict | None:
+    """The run-history error of a job (what `jobs.stream` reports on failure)."""
+    details = ml.jobs._runs_operations.get_run_details(name)
+    return details.error.as_dict() if details.error else None
+
+
+def workspace_path(service: Any) -> str:
+    return (
+        f"/subscriptions/{service.subscription_id}/resourceGroups/{service.resource_group}"
+        f"/providers/Microsoft.MachineLearningServices/workspaces/{service.workspace}"
+    )
+
+
+def api_call(
+    service: Any, method: str, path: str, body: Any = None, token: str | None = "default"
+) -> tuple[int, dict, Any]:
+    """A raw REST call as the SDK makes it (HTTPS, bearer JWT): status, headers, JSON body."""
+    import json
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from aml_bridge.local_service.connect import LocalServiceCredential
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(service.base_url + path, data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token == "default":
+        token = LocalServiceCredential().get_token(service.base_url + "/.default").token
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    tls = ssl.create_default_context(cafile=service.ca_bundle)
+    try:
+        with urllib.request.urlopen(req, context=tls) as resp:
+            return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), json.loads(err.read() or b"null")

@@ -1,0 +1,130 @@
+"""The plugin driving real Snakemake runs (CLI, subprocess) with Azurite as the datastore."""
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+THREE_RULES = """
+SAMPLES = ["a", "b"]
+
+rule all:
+    input: "results/summary.txt"
+
+rule upper:
+    input: "data/{sample}.txt"
+    output: "results/{sample}.upper.txt"
+    shell: "tr a-z A-Z < {input} > {output}"
+
+rule count:
+    input: "results/{sample}.upper.txt"
+    output: "results/{sample}.count.txt"
+    shell: "wc -c < {input} > {output}"
+
+rule summary:
+    input: expand("results/{sample}.count.txt", sample=SAMPLES)
+    output: "results/summary.txt"
+    shell: "cat {input} > {output}"
+"""
+
+MANY_INPUTS = """
+rule all:
+    input: "merged.txt"
+
+rule merge:
+    input: expand("many/f{i}.txt", i=range(2000))
+    output: "merged.txt"
+    shell: "cat {input} > {output}"
+"""
+
+
+def snakemake(workdir: Path, env: dict, prefix: str, *args: str) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "1",
+        "--default-storage-provider",
+        "azureml",
+        "--default-storage-prefix",
+        prefix,
+        *args,
+    ]
+    return subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def storage_env(azurite, storage_container):
+    """Settings and the key through environment variables only (never on the command line)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE_STORAGE_AZUREML_")}
+    env.update(
+        SNAKEMAKE_STORAGE_AZUREML_ACCOUNT_URL=azurite.blob_endpoint,
+        SNAKEMAKE_STORAGE_AZUREML_CONTAINER=storage_container,
+        SNAKEMAKE_STORAGE_AZUREML_ACCOUNT_KEY=azurite.key,
+    )
+    return env
+
+
+@pytest.mark.timeout(300)
+def test_three_rule_workflow_on_the_datastore(
+    tmp_path, storage_env, storage_service, storage_container
+):
+    blobs = storage_service.get_container_client(storage_container)
+    blobs.upload_blob("run/data/a.txt", b"alpha\n")
+    blobs.upload_blob("run/data/b.txt", b"beta\n")
+    (tmp_path / "Snakefile").write_text(THREE_RULES)
+    prefix = "azureml://datastores/workspaceblobstore/paths/run"
+
+    first = snakemake(tmp_path, storage_env, prefix)
+    assert first.returncode == 0, first.stderr
+    stored = {b.name: b.etag for b in blobs.list_blobs(name_starts_with="run/results/")}
+    assert sorted(stored) == [
+        f"run/results/{s}.{kind}.txt" for s in "ab" for kind in ("count", "upper")
+    ] + ["run/results/summary.txt"]
+    summary = blobs.download_blob("run/results/summary.txt").readall().decode().split()
+    assert summary == ["6", "5"]
+    assert blobs.download_blob("run/results/a.upper.txt").readall() == b"ALPHA\n"
+    assert storage_env["SNAKEMAKE_STORAGE_AZUREML_ACCOUNT_KEY"] not in first.stderr + first.stdout
+
+    again = snakemake(tmp_path, storage_env, prefix)
+    assert again.returncode == 0, again.stderr
+    assert "Nothing to be done" in again.stderr + again.stdout
+    assert {b.name: b.etag for b in blobs.list_blobs(name_starts_with="run/results/")} == stored
+
+    time.sleep(1.1)  # a plain upload has whole-second Last-Modified; be newer than the outputs
+    blobs.upload_blob("run/data/a.txt", b"alphabet\n", overwrite=True)
+    changed = snakemake(tmp_path, storage_env, prefix)
+    assert changed.returncode == 0, changed.stderr
+    now = {b.name: b.etag for b in blobs.list_blobs(name_starts_with="run/results/")}
+    rerun = sorted(name for name in now if now[name] != stored[name])
+    assert rerun == [
+        "run/results/a.count.txt",
+        "run/results/a.upper.txt",
+        "run/results/summary.txt",
+    ]
+    assert blobs.download_blob("run/results/summary.txt").readall().decode().split() == ["9", "5"]
+
+
+@pytest.mark.timeout(300)
+def test_dry_run_over_2000_inputs_needs_few_list_requests(
+    tmp_path, storage_env, storage_service, storage_container, storage_proxy, azurite
+):
+    blobs = storage_service.get_container_client(storage_container)
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: blobs.upload_blob(f"many/many/f{i}.txt", b"x"), range(2000)))
+    (tmp_path / "Snakefile").write_text(MANY_INPUTS)
+    env = {
+        **storage_env,
+        "SNAKEMAKE_STORAGE_AZUREML_ACCOUNT_URL": storage_proxy.endpoint(azurite.account),
+    }
+
+    dry = snakemake(tmp_path, env, "azureml://datastores/workspaceblobstore/paths/many", "-n")
+    assert dry.returncode == 0, dry.stderr
+    assert "merge" in dry.stdout + dry.stderr
+    assert storage_proxy.list_requests() <= 3
+    assert storage_proxy.count() <= 10, storage_proxy.requests[:20]
