@@ -23,20 +23,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m aml_bridge.local_service", description=__doc__)
     p.add_argument("--state-dir", type=Path, required=True, help="state kept across restarts")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    p.add_argument("--subscription-id", default="00000000-0000-0000-0000-000000000000")
-    p.add_argument("--resource-group", default="local-rg")
-    p.add_argument("--workspace", default="local-ws")
-    p.add_argument("--compute", default="genomics-cluster")
-    p.add_argument("--vm-size", default="STANDARD_D4S_V3")
-    p.add_argument("--max-nodes", type=int, default=4)
-    p.add_argument(
-        "--blob-container", default="azureml-blobstore", help="container of workspaceblobstore"
-    )
-    p.add_argument(
-        "--artifact-container", default="azureml", help="container of workspaceartifactstore"
-    )
+    # Unset options keep ServiceConfig's defaults (the workspace's), defined in one place.
+    for option in (
+        "--subscription-id",
+        "--resource-group",
+        "--workspace",
+        "--compute",
+        "--vm-size",
+    ):
+        p.add_argument(option)
+    p.add_argument("--max-nodes", type=int)
+    p.add_argument("--blob-container", help="container of workspaceblobstore")
+    p.add_argument("--artifact-container", help="container of workspaceartifactstore")
     args = p.parse_args(argv)
-    if args.max_nodes < 1:
+    if args.max_nodes is not None and args.max_nodes < 1:
         p.error("--max-nodes must be at least 1")
     return args
 
@@ -46,22 +46,18 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.pop(INHERITED_CLOUD_ENV, None)
     from .app import LocalService, ServiceConfig
 
-    service = LocalService(
-        ServiceConfig(
-            state_dir=args.state_dir,
-            port=args.port,
-            subscription_id=args.subscription_id,
-            resource_group=args.resource_group,
-            workspace=args.workspace,
-            compute=args.compute,
-            vm_size=args.vm_size,
-            max_nodes=args.max_nodes,
-            containers={
-                "workspaceblobstore": args.blob_container,
-                "workspaceartifactstore": args.artifact_container,
-            },
-        )
-    )
+    config = ServiceConfig(state_dir=args.state_dir, port=args.port)
+    identity = ("subscription_id", "resource_group", "workspace", "compute", "vm_size", "max_nodes")
+    for name in identity:
+        if getattr(args, name) is not None:
+            setattr(config, name, getattr(args, name))
+    for datastore, option in (
+        ("workspaceblobstore", args.blob_container),
+        ("workspaceartifactstore", args.artifact_container),
+    ):
+        if option:
+            config.containers[datastore] = option
+    service = LocalService(config)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

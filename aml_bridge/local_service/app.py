@@ -26,14 +26,16 @@ SERVICE_ONLY_ENV = (STORAGE_ENV, FAULTS_ENV)
 
 @dataclass
 class ServiceConfig:
+    """How to start the service; the workspace identity defaults to `Workspace`'s."""
+
     state_dir: Path
     port: int = 0
-    subscription_id: str = "00000000-0000-0000-0000-000000000000"
-    resource_group: str = "local-rg"
-    workspace: str = "local-ws"
-    compute: str = "genomics-cluster"
-    vm_size: str = "STANDARD_D4S_V3"
-    max_nodes: int = 4
+    subscription_id: str = Workspace.subscription_id
+    resource_group: str = Workspace.resource_group
+    workspace: str = Workspace.name
+    compute: str = Workspace.compute
+    vm_size: str = Workspace.vm_size
+    max_nodes: int = Workspace.max_nodes
     containers: dict[str, str] = field(
         default_factory=lambda: {BLOB_DATASTORE: "azureml-blobstore", ARTIFACT_DATASTORE: "azureml"}
     )
