@@ -22,12 +22,13 @@ TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 class Backoff:
     base_s: float = 1.0
     cap_s: float = 60.0
-    attempts: int = 8
+    attempts: int = 10
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Exponential with full jitter, never shorter than what the server asked for."""
-        exponential = min(self.cap_s, self.base_s * 2**attempt) * random.uniform(0.5, 1.0)
-        return max(exponential, retry_after or 0.0)
+        """What the server asked for (Retry-After); otherwise exponential with jitter."""
+        if retry_after is not None:
+            return retry_after
+        return min(self.cap_s, self.base_s * 2**attempt) * random.uniform(0.5, 1.0)
 
 
 def retry_after_seconds(headers) -> float | None:
@@ -52,7 +53,9 @@ def retry_after_seconds(headers) -> float | None:
 
 def transient(error: BaseException) -> tuple[bool, float | None]:
     """(worth retrying, seconds the server asked to wait)."""
-    if isinstance(error, ServiceRequestError | ServiceResponseError | ConnectionError | TimeoutError):
+    if isinstance(
+        error, ServiceRequestError | ServiceResponseError | ConnectionError | TimeoutError
+    ):
         return True, None
     if isinstance(error, HttpResponseError) and error.status_code in TRANSIENT_STATUS:
         response = getattr(error, "response", None)
@@ -67,15 +70,16 @@ def call_with_retries(
     on_retry: Callable[[BaseException, float], None] | None = None,
 ) -> T:
     """call() until it succeeds, a non-transient error occurs or the attempts are used up."""
-    for attempt in range(backoff.attempts):
+    attempt = 0
+    while True:
         try:
             return call()
         except Exception as error:
             retry, retry_after = transient(error)
-            if not retry or attempt == backoff.attempts - 1:
+            attempt += 1
+            if not retry or attempt >= backoff.attempts:
                 raise
-            wait = backoff.delay(attempt, retry_after)
+            wait = backoff.delay(attempt - 1, retry_after)
             if on_retry:
                 on_retry(error, wait)
             sleep(wait)
-    raise AssertionError("unreachable")

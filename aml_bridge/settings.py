@@ -2,13 +2,17 @@
 
 Snakemake builds the flags from the dataclass fields; `validate` checks them all at once, before
 any job is submitted, so a typo costs seconds instead of a queue of failed cloud jobs.
+
+Fields use typing.Optional (not `X | None`) and no postponed annotations: Snakemake turns
+the field types into argparse types and only understands Optional.
 """
 
-from __future__ import annotations
+# ruff: noqa: UP045
 
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
@@ -34,24 +38,28 @@ common_settings = CommonSettings(
 )
 
 
+# Lists: argparse collects the words (type str), Snakemake keeps them as a list.
+LIST = {"nargs": "+", "parse_func": list, "unparse_func": list}
+
+
 def _opt(help: str, env_var: bool = True, **extra) -> dict:
     return {"help": help, "env_var": env_var, "required": False, **extra}
 
 
 @dataclass
 class ExecutorSettings(ExecutorSettingsBase):
-    subscription: str | None = field(
+    subscription: Optional[str] = field(
         default=None, metadata=_opt("Azure subscription id of the Azure ML workspace.")
     )
-    resource_group: str | None = field(
+    resource_group: Optional[str] = field(
         default=None, metadata=_opt("Resource group of the Azure ML workspace.")
     )
-    workspace: str | None = field(default=None, metadata=_opt("Azure ML workspace name."))
+    workspace: Optional[str] = field(default=None, metadata=_opt("Azure ML workspace name."))
     compute: str = field(
         default="genomics-cluster",
         metadata=_opt("Default compute cluster; a rule's `aml_compute` resource overrides it."),
     )
-    experiment: str | None = field(
+    experiment: Optional[str] = field(
         default=None,
         metadata=_opt("Experiment the jobs are grouped under (default: the workflow's folder)."),
     )
@@ -59,7 +67,7 @@ class ExecutorSettings(ExecutorSettingsBase):
         default="workspaceblobstore",
         metadata=_opt("Workspace datastore holding the workflow's data and sources."),
     )
-    environment: str | None = field(
+    environment: Optional[str] = field(
         default=None,
         metadata=_opt(
             "Registered environment (e.g. azureml:snakemake:3) for rules without an "
@@ -71,32 +79,32 @@ class ExecutorSettings(ExecutorSettingsBase):
         default=DEFAULT_BASE_IMAGE,
         metadata=_opt("Docker image on which environments are built from rules' conda files."),
     )
-    remote_pip: list[str] | None = field(
+    remote_pip: Optional[list[str]] = field(
         default=None,
         metadata=_opt(
             "Extra pip requirements added to environments built from conda files, e.g. this "
             "project ('aml-genomics @ git+https://...') so remote jobs have its storage plugin.",
-            nargs="+",
+            **LIST,
         ),
     )
-    instance_type: str | None = field(
+    instance_type: Optional[str] = field(
         default=None,
         metadata=_opt("Instance type for every job (a rule's `aml_instance_type` overrides)."),
     )
-    instance_types: list[str] | None = field(
+    instance_types: Optional[list[str]] = field(
         default=None,
         metadata=_opt(
             "Table NAME:CORES:MEM_MB of instance types; each job gets the smallest one that "
             "fits its threads and mem_mb (used when no instance type is set).",
-            nargs="+",
+            **LIST,
         ),
     )
     low_priority: bool = field(
         default=False,
         metadata=_opt("Run jobs on low-priority (spot) capacity; preempted jobs are retried."),
     )
-    tags: list[str] | None = field(
-        default=None, metadata=_opt("Extra KEY=VALUE tags on every job.", nargs="+")
+    tags: Optional[list[str]] = field(
+        default=None, metadata=_opt("Extra KEY=VALUE tags on every job.", **LIST)
     )
     status_interval: int = field(
         default=15,
@@ -105,20 +113,20 @@ class ExecutorSettings(ExecutorSettingsBase):
     submit_concurrency: int = field(
         default=8, metadata=_opt("Jobs submitted in parallel (bounded thread pool).")
     )
-    spec_dir: Path | None = field(
+    spec_dir: Optional[Path] = field(
         default=None,
         metadata=_opt(
             "Write each job's Azure ML YAML spec into this folder instead of submitting it "
             "(`az ml job create --file` accepts them)."
         ),
     )
-    endpoint: str | None = field(
+    endpoint: Optional[str] = field(
         default=None,
         metadata=_opt(
             "HTTPS base URL of a non-Azure control plane (the project's local Azure ML service)."
         ),
     )
-    run_id: str | None = field(
+    run_id: Optional[str] = field(
         default=None,
         metadata=_opt(
             "Identifier of this run in job names and tags (default: random). Reuse it to let a "
@@ -131,7 +139,7 @@ GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 NAME_RULES = {
     # field: (pattern, description) as Azure documents the names
     "resource_group": (r"^[\w\-.()]{1,90}$", "1-90 letters, digits, _ - . ( )"),
-    "workspace": (r"^[A-Za-z0-9][\w-]{2,32}$", "3-33 letters, digits, _ or -"),
+    "workspace": (r"^[A-Za-z0-9][\w-]{0,32}$", "1-33 letters, digits, _ or -, not from _ or -"),
     "compute": (r"^[A-Za-z][A-Za-z0-9-]{1,31}$", "2-32 letters, digits or -, from a letter"),
     "experiment": (r"^[A-Za-z0-9][\w\-.]{0,254}$", "letters, digits, _ - ."),
     "datastore": (r"^[A-Za-z0-9_]{1,255}$", "letters, digits or _"),
@@ -179,6 +187,22 @@ def _problems(s: ExecutorSettings):
             f"--aml-endpoint {s.endpoint!r} must be an https:// URL "
             "(azure-ai-ml sends tokens only over HTTPS)"
         )
+
+
+def datastore_warning(
+    settings: ExecutorSettings, provider: str | None, prefix: str | None
+) -> str | None:
+    """A warning when the default storage is azureml but on another datastore than the setting
+    says (usually a typo in one of the two)."""
+    if provider != "azureml" or not prefix:
+        return None
+    expected = f"azureml://datastores/{settings.datastore}/"
+    if not prefix.startswith(expected):
+        return (
+            f"--default-storage-prefix {prefix} is not on datastore {settings.datastore} "
+            f"(--aml-datastore); jobs will read and write there all the same"
+        )
+    return None
 
 
 def extra_tags(settings: ExecutorSettings) -> dict[str, str]:

@@ -6,6 +6,7 @@ import csv
 import gzip
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -23,9 +24,14 @@ ILLUMINA_READ = re.compile(
 ILLUMINA_LANE = re.compile(r"^(?P<sample>.+)_S\d+_(?P<lane>L\d{3})$")
 
 
-def is_remote(path):
-    """Paths with a scheme (azureml://, s3://, ...) are checked by their storage, not here."""
-    return "://" in path
+def in_storage(path):
+    """Whether a file is left to its storage to check: a path with a scheme (azureml://, ...),
+    or, under a default storage provider (the aml profile, remote jobs), any file that is not
+    here; Snakemake then reports it as a missing input if the storage lacks it too."""
+    if "://" in path:
+        return True
+    default_storage = workflow.storage_settings.default_storage_provider
+    return bool(default_storage) and not os.path.exists(path)
 
 
 def open_text(path):
@@ -130,7 +136,7 @@ def check_units(units, origin):
             )
         for col in ("fq1", "fq2"):
             path = record[col]
-            if is_remote(path):
+            if in_storage(path):
                 continue
             if not os.path.isfile(path):
                 raise WorkflowError(f"{where}: {col} file not found: {path}")
@@ -138,7 +144,29 @@ def check_units(units, origin):
                 raise WorkflowError(f"{where}: {col} {path} is empty or not FASTQ")
 
 
+def check_shipped_to_remote_jobs(sheet):
+    """Remote jobs (Azure ML) rebuild the DAG from the sources Snakemake ships them, which are
+    the git-tracked files: fail here, not in every job, when the sheet would be missing.
+    """
+    if workflow.local_exec or not workflow.is_main_process:
+        return
+    if config.get("reads_dir"):
+        raise WorkflowError(
+            "reads_dir works for local runs only: remote jobs cannot list a local folder. "
+            "Write a sample sheet (samples=...) and track it with git."
+        )
+    tracked = subprocess.run(
+        ["git", "ls-files", "--error-unmatch", sheet], capture_output=True
+    )
+    if tracked.returncode != 0 or os.path.relpath(sheet).startswith(".."):
+        raise WorkflowError(
+            f"Sample sheet {sheet} must be inside the working directory and tracked by git "
+            f"(git add {sheet}): remote jobs receive only git-tracked sources."
+        )
+
+
 def load_units():
+    check_shipped_to_remote_jobs(config["samples"])
     if config.get("reads_dir"):
         origin = config["reads_dir"]
         units = discover_units(origin)
@@ -150,7 +178,7 @@ def load_units():
 
 
 def check_reference(path):
-    if is_remote(path):
+    if in_storage(path):
         return
     if not os.path.isfile(path):
         raise WorkflowError(f"Reference genome not found: {path}")

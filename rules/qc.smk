@@ -102,6 +102,6 @@ rule multiqc:
         files=$(mktemp {resources.tmpdir}/multiqc_files.XXXXXX)
         trap 'rm -f "$files"' EXIT
         printf '%s\\n' {input} >"$files"
-        multiqc --force --no-ansi {params.extra} --outdir results/qc \
+        multiqc --force --no-ansi {params.extra} --outdir "$(dirname {output.report})" \
             --filename multiqc_report.html --file-list "$files" >{log} 2>&1
         """

@@ -1,0 +1,175 @@
+"""The one place that talks to the Azure ML control plane, through azure-ai-ml.
+
+One MLClient, created on first use (azure.ai.ml is imported here and only then, so dry runs and
+plugin discovery never pay for it). Every call goes through `call_with_retries`; the SDK's own
+retry policy is switched off so that throttling is answered in one place, honouring Retry-After.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aml_bridge.environments import EnvironmentSpec
+from aml_bridge.retry import Backoff, call_with_retries
+from aml_bridge.settings import ExecutorSettings
+
+
+@dataclass(frozen=True)
+class JobState:
+    name: str
+    status: str
+    studio_url: str | None = None
+
+
+def _quiet_sdk() -> None:
+    """The SDK warns about "experimental" classes for every job it loads: noise in the log."""
+    logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)
+
+
+def sdk_job(spec_yaml: dict[str, Any]):
+    """The SDK's job object for a spec dict, through azure-ai-ml's own YAML loader."""
+    from azure.ai.ml import load_job
+
+    _quiet_sdk()
+    return load_job(io.StringIO(yaml.safe_dump(spec_yaml, sort_keys=False)))
+
+
+def _state(job) -> JobState:
+    status = getattr(job.status, "value", job.status)  # the SDK gives a str enum or a str
+    return JobState(name=job.name, status=str(status or "Unknown"), studio_url=job.studio_url)
+
+
+class AmlClient:
+    def __init__(
+        self,
+        settings: ExecutorSettings,
+        backoff: Backoff | None = None,
+        on_retry: Callable[[BaseException, float], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.backoff = backoff or Backoff()
+        self.on_retry = on_retry
+        self._client = None
+        self._lock = threading.Lock()
+        self._environments: dict[str, threading.Lock] = {}
+        self._registered: set[str] = set()
+
+    @property
+    def ml(self):
+        with self._lock:
+            if self._client is None:
+                self._client = self._create()
+            return self._client
+
+    def _create(self):
+        _quiet_sdk()
+        s = self.settings
+        # retry_total=0: azure-core would otherwise retry underneath our own retries
+        if s.endpoint:
+            from aml_bridge.local_service.connect import ml_client
+
+            return ml_client(
+                s.endpoint, s.subscription, s.resource_group, s.workspace, retry_total=0
+            )
+        from azure.ai.ml import MLClient
+        from azure.identity import DefaultAzureCredential
+
+        return MLClient(
+            DefaultAzureCredential(), s.subscription, s.resource_group, s.workspace, retry_total=0
+        )
+
+    def _call(self, call: Callable[[], Any]) -> Any:
+        return call_with_retries(call, self.backoff, on_retry=self.on_retry)
+
+    def ensure_environment(self, env: EnvironmentSpec) -> None:
+        """Register a built environment once; later jobs (and runs) reuse the same version."""
+        if env.reference or env.registered_id in self._registered:
+            return
+        with self._lock:
+            env_lock = self._environments.setdefault(env.registered_id, threading.Lock())
+        with env_lock:
+            if env.registered_id in self._registered:
+                return
+            if not self._environment_exists(env):
+                from azure.ai.ml.entities import Environment
+
+                entity = Environment(
+                    name=env.name, version=env.version, image=env.image, conda_file=env.conda
+                )
+                self._call(lambda: self.ml.environments.create_or_update(entity))
+            self._registered.add(env.registered_id)
+
+    def _environment_exists(self, env: EnvironmentSpec) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._call(lambda: self.ml.environments.get(env.name, version=env.version))
+            return True
+        except ResourceNotFoundError:
+            return False
+
+    def submit(self, spec_yaml: dict[str, Any]) -> JobState:
+        job = sdk_job(spec_yaml)
+        return _state(self._call(lambda: self.ml.jobs.create_or_update(job)))
+
+    def get(self, name: str) -> JobState | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return _state(self._call(lambda: self.ml.jobs.get(name)))
+        except ResourceNotFoundError:
+            return None
+
+    def list_by_tag(self, tag_key: str, wanted: set[str]) -> dict[str, JobState]:
+        """States of the wanted jobs among those carrying the tag key.
+
+        The list is paged, newest first: paging stops once every wanted job has been seen, so
+        a round costs the pages up to the oldest active job, not the whole run's history.
+        """
+
+        def collect() -> dict[str, JobState]:
+            found: dict[str, JobState] = {}
+            for job in self.ml.jobs.list(tag=tag_key):
+                if job is not None and job.name in wanted:  # None: a job the SDK cannot read
+                    found[job.name] = _state(job)
+                    if len(found) == len(wanted):
+                        break
+            return found
+
+        return self._call(collect)
+
+    def cancel(self, name: str) -> None:
+        """Ask for cancellation without waiting for the long-running operation to finish."""
+        self._call(lambda: self.ml.jobs.begin_cancel(name))
+
+    def error_message(self, name: str) -> str | None:
+        """Azure ML's error for a failed job, from the job's run details.
+
+        The SDK exposes this only through `jobs.stream` (which prints the whole log), so the run
+        details are read through the operations object the SDK itself uses for that.
+        """
+        details = self._call(lambda: self.ml.jobs._runs_operations.get_run_details(name))
+        error = getattr(details, "error", None)
+        inner = getattr(error, "error", None)
+        return getattr(inner, "message", None)
+
+    def download_log(self, name: str, dest: Path) -> Path | None:
+        """The job's std_log.txt at dest, or None when the job left no such log."""
+        with tempfile.TemporaryDirectory() as tmp:
+            self._call(lambda: self.ml.jobs.download(name, download_path=tmp, all=False))
+            found = sorted(Path(tmp).rglob("std_log*.txt"))
+            if not found:
+                return None
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(found[0], dest)
+            return dest

@@ -1,0 +1,248 @@
+"""The Snakemake executor: every job an Azure ML command job.
+
+Submission happens in a bounded thread pool; the job's Azure ML name is deterministic, so the
+job is reported as submitted at once and the status rounds pick up the submission's outcome.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncGenerator
+from concurrent.futures import Future, ThreadPoolExecutor
+from importlib.metadata import version
+from pathlib import Path
+
+import yaml
+from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
+from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
+from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
+
+from aml_bridge import settings as aml_settings
+from aml_bridge.client import AmlClient, JobState
+from aml_bridge.environments import remote_requirements
+from aml_bridge.instance_types import parse_instance_table
+from aml_bridge.job_env import job_env_vars
+from aml_bridge.job_facts import job_facts
+from aml_bridge.logs import log_path, tail
+from aml_bridge.status import LOST, Outcome, next_interval, outcome
+from aml_bridge.translate import CommandJobSpec, JobFacts, RunContext, build_spec, run_tag_key
+
+# Rounds a submitted job may be missing from the list (eventual consistency) before it is
+# looked up by name.
+MISSING_ROUNDS_BEFORE_GET = 3
+
+
+def experiment_name(folder: str) -> str:
+    """The workflow folder's name made a valid experiment name."""
+    return re.sub(r"[^\w\-.]", "_", folder).lstrip("_-.") or "snakemake"
+
+
+class Executor(RemoteExecutor):
+    def __post_init__(self) -> None:
+        self.settings: aml_settings.ExecutorSettings = self.workflow.executor_settings
+        aml_settings.validate(self.settings)
+        s = self.settings
+        self.run_id = s.run_id or uuid.uuid4().hex[:8]
+        env_vars, withheld = job_env_vars(self.envvars())
+        self._warn_about_setup(withheld)
+        self.run = RunContext(
+            run_id=self.run_id,
+            experiment=s.experiment or experiment_name(Path(self.workflow.workdir_init).name),
+            compute=s.compute,
+            base_image=s.base_image,
+            pip=remote_requirements(version("snakemake"), s.remote_pip or []),
+            default_environment=s.environment,
+            instance_type=s.instance_type,
+            instance_table=parse_instance_table(s.instance_types or []),
+            low_priority=s.low_priority,
+            tags=aml_settings.extra_tags(s),
+            env_vars=env_vars,
+        )
+        self.client = AmlClient(s, on_retry=self._log_retry)
+        self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
+        self.next_seconds_between_status_checks = s.status_interval
+        self._server_wait: float | None = None
+        self._missing: dict[str, int] = {}
+        self.logger.info(
+            f"aml: run {self.run_id}, experiment {self.run.experiment}, compute {s.compute}"
+            + (f", writing specs to {s.spec_dir} instead of submitting" if s.spec_dir else "")
+        )
+
+    def _warn_about_setup(self, withheld: list[str]) -> None:
+        s, storage = self.settings, self.workflow.storage_settings
+        for name in withheld:
+            self.logger.warning(
+                f"aml: environment variable {name} looks secret and is not put into job specs; "
+                "give the cluster access another way (managed identity, Key Vault)"
+            )
+        warning = aml_settings.datastore_warning(
+            s, storage.default_storage_provider, storage.default_storage_prefix
+        )
+        if warning:
+            self.logger.warning(f"aml: {warning}")
+        if not s.endpoint and not s.remote_pip:
+            self.logger.warning(
+                "aml: --aml-remote-pip is empty: environments built from conda files will lack "
+                "this project's azureml storage plugin unless your images provide it"
+            )
+
+    def _log_retry(self, error: BaseException, wait: float) -> None:
+        self._server_wait = max(self._server_wait or 0.0, wait)
+        self.logger.warning(f"aml: {type(error).__name__}: {error}; retrying in {wait:.1f} s")
+
+    # submission
+
+    def run_job(self, job: JobExecutorInterface) -> None:
+        try:
+            facts = job_facts(job, self.format_job_exec(job))
+            spec = build_spec(self.run, facts)
+        except ValueError as e:
+            self.report_job_error(SubmittedJobInfo(job), msg=f"aml: {e}")
+            return
+        if self.settings.spec_dir:
+            path = self._write_spec(spec)
+            self.report_job_error(
+                SubmittedJobInfo(job, external_jobid=spec.name),
+                msg=f"aml: spec written to {path}, job not submitted (--aml-spec-dir). ",
+            )
+            return
+        future = self.pool.submit(self._submit, spec)
+        self.report_job_submission(
+            SubmittedJobInfo(job, external_jobid=spec.name, aux={"facts": facts, "submit": future})
+        )
+
+    def _write_spec(self, spec: CommandJobSpec) -> Path:
+        path = Path(self.settings.spec_dir) / f"{spec.name}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(spec.to_yaml(), sort_keys=False))
+        return path
+
+    def _submit(self, spec: CommandJobSpec) -> JobState:
+        """Adopt the job when a restarted run (same --aml-run-id) already submitted it."""
+        existing = self.client.get(spec.name) if self.settings.run_id else None
+        if existing is not None:
+            return existing
+        self.client.ensure_environment(spec.environment)
+        return self.client.submit(spec.to_yaml(inline_environment=False))
+
+    # status
+
+    async def check_active_jobs(
+        self, active_jobs: list[SubmittedJobInfo]
+    ) -> AsyncGenerator[SubmittedJobInfo, None]:
+        submitted = []
+        for info in active_jobs:
+            future: Future = info.aux["submit"]
+            if not future.done():
+                yield info
+            elif future.exception() is not None:
+                error = future.exception()
+                self.report_job_error(
+                    info, msg=f"aml: submitting {info.external_jobid} failed: {error}. "
+                )
+            else:
+                submitted.append(info)
+        if not submitted:
+            return
+        self._server_wait = None
+        try:
+            async with self.status_rate_limiter:
+                states = self.client.list_by_tag(
+                    run_tag_key(self.run_id), {info.external_jobid for info in submitted}
+                )
+        except Exception as e:  # a status round that fails never fails a job
+            self.logger.warning(f"aml: status request failed ({e}); jobs stay active")
+            for info in submitted:
+                yield info
+            self._set_interval(changed=False)
+            return
+        changed = False
+        for info in submitted:
+            state = states.get(info.external_jobid) or self._lookup_missing(info)
+            result = outcome(state.status) if state else Outcome.ACTIVE
+            if result is Outcome.ACTIVE:
+                yield info
+                continue
+            changed = True
+            self._missing.pop(info.external_jobid, None)
+            if result is Outcome.SUCCEEDED:
+                self.report_job_success(info)
+            else:
+                self._report_failure(info, state, preempted=result is Outcome.PREEMPTED)
+        self._set_interval(changed)
+
+    def _lookup_missing(self, info: SubmittedJobInfo) -> JobState | None:
+        name = info.external_jobid
+        self._missing[name] = self._missing.get(name, 0) + 1
+        if self._missing[name] < MISSING_ROUNDS_BEFORE_GET:
+            return None
+        try:
+            return self.client.get(name) or JobState(name, LOST)
+        except Exception as e:
+            self.logger.warning(f"aml: looking up {name} failed ({e})")
+            return None
+
+    def _set_interval(self, changed: bool) -> None:
+        self.next_seconds_between_status_checks = next_interval(
+            self.next_seconds_between_status_checks,
+            self.settings.status_interval,
+            changed,
+            self._server_wait,
+        )
+
+    def _report_failure(self, info: SubmittedJobInfo, state: JobState, preempted: bool) -> None:
+        facts: JobFacts = info.aux["facts"]
+        name = info.external_jobid
+        if preempted:
+            reason = "canceled by Azure ML (node preempted or reclaimed); a failed attempt"
+        elif state.status == LOST:
+            reason = "is no longer known to the workspace (deleted or never created)"
+        else:
+            error = (self._error_message(name) or "no error message").rstrip(". ")
+            reason = f"{state.status}: {error}"
+        msg = f"aml: job {name} {reason}.\nStudio: {state.studio_url or 'n/a'}\n"
+        aux_logs = []
+        log = self._download_log(facts, name)
+        if log is not None:
+            aux_logs.append(str(log))
+            msg += f"Last lines of {log}:\n{tail(log)}\n"
+        self.report_job_error(info, msg=msg, aux_logs=aux_logs)
+
+    def _error_message(self, name: str) -> str | None:
+        try:
+            return self.client.error_message(name)
+        except Exception as e:
+            self.logger.warning(f"aml: reading the error of {name} failed ({e})")
+            return None
+
+    def _download_log(self, facts: JobFacts, name: str) -> Path | None:
+        dest = log_path(facts.rule, facts.wildcards, facts.attempt)
+        try:
+            return self.client.download_log(name, dest)
+        except Exception as e:
+            self.logger.warning(f"aml: downloading the log of {name} failed ({e})")
+            return None
+
+    # cancellation
+
+    def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]) -> None:
+        """Ctrl-C: cancel every job of the run that was (or is being) submitted."""
+        for info in active_jobs:
+            info.aux["submit"].cancel()
+        names = [
+            info.external_jobid
+            for info in active_jobs
+            if not info.aux["submit"].cancelled() and info.aux["submit"].exception() is None
+        ]
+        for name, future in [(n, self.pool.submit(self.client.cancel, n)) for n in names]:
+            try:
+                future.result()
+            except Exception as e:
+                self.logger.error(f"aml: canceling {name} failed ({e}); cancel it in the Studio")
+        if names:
+            self.logger.info(f"aml: canceled {len(names)} job(s) of run {self.run_id}")
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        super().shutdown()

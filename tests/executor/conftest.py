@@ -1,0 +1,149 @@
+"""End-to-end setup: Azurite, the local Azure ML service, and `snakemake --executor aml` args.
+
+One service for all executor tests (faults reset and request log cleared per test). It is
+started with the datastore's connection string in its environment: that is what its jobs see,
+standing in for the managed identity a real cluster gives its jobs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.aml_service import AmlService
+from tests.fixtures.azurite import Azurite
+
+SECRET_ENV = "SNAKEMAKE_STORAGE_AZUREML_CONNECTION_STRING"
+
+
+@dataclass
+class AmlRun:
+    """What `snakemake --executor aml` needs to run against the service."""
+
+    service: AmlService
+    prefix: str
+    account_url: str
+
+    @property
+    def container(self) -> str:
+        return self.service.info["datastores"]["workspaceblobstore"]
+
+    def args(self, *extra: str) -> list[str]:
+        return [
+            "--executor", "aml",
+            "--default-storage-provider", "azureml",
+            "--default-storage-prefix", self.prefix,
+            "--storage-azureml-account-url", self.account_url,
+            "--storage-azureml-container", self.container,
+            "--aml-status-interval", "1",
+            "--jobs", "4",
+            *extra,
+        ]  # fmt: skip
+
+    def env(self) -> dict[str, str]:
+        s = self.service
+        return {
+            "REQUESTS_CA_BUNDLE": s.ca_bundle,
+            "SNAKEMAKE_AML_SUBSCRIPTION": s.subscription_id,
+            "SNAKEMAKE_AML_RESOURCE_GROUP": s.resource_group,
+            "SNAKEMAKE_AML_WORKSPACE": s.workspace,
+            "SNAKEMAKE_AML_ENDPOINT": s.base_url,
+        }
+
+    def blob_names(self) -> set[str]:
+        path = self.prefix.split("/paths/", 1)[1]
+        return {b.name for b in self.service.container().list_blobs(name_starts_with=path)}
+
+    def run_jobs(self, tag_key: str | None = None) -> list:
+        """Jobs in the service (all, or those carrying a tag key)."""
+        jobs = self.service.ml_client().jobs
+        return list(jobs.list(tag=tag_key) if tag_key else jobs.list())
+
+
+@pytest.fixture(scope="session")
+def executor_service(
+    azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AmlService]:
+    state = tmp_path_factory.mktemp("executor-service") / "state"
+    state.mkdir()
+    service = AmlService(
+        azurite, state, max_nodes=4, blob_container="executor-blobs",
+        artifact_container="executor-artifacts",
+    )  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(SECRET_ENV, azurite.connection_string)
+        service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def aml_run(
+    executor_service: AmlService, azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> AmlRun:
+    """The service with no faults and an empty request log; environment set for snakemake."""
+    executor_service.set_faults()
+    executor_service.clear_requests()
+    run = AmlRun(
+        executor_service,
+        prefix=f"azureml://datastores/workspaceblobstore/paths/t{uuid.uuid4().hex[:10]}",
+        account_url=azurite.blob_endpoint,
+    )
+    for key, value in {**run.env(), SECRET_ENV: azurite.connection_string}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)
+    return run
+
+
+@pytest.fixture
+def small_workflow(tmp_path: Path) -> Path:
+    """Two samples through two rules, plus a rule that fails like a truncated input would."""
+    wf = tmp_path / "small"
+    wf.mkdir()
+    (wf / "Snakefile").write_text(SMALL_SNAKEFILE)
+    return wf
+
+
+SMALL_SNAKEFILE = """
+rule all:
+    input:
+        expand("results/upper/{s}.txt", s=["a", "b"]),
+
+
+rule make:
+    output:
+        "results/raw/{s}.txt",
+    shell:
+        "echo hello {wildcards.s} > {output}"
+
+
+rule upper:
+    input:
+        "results/raw/{s}.txt",
+    output:
+        "results/upper/{s}.txt",
+    resources:
+        runtime=5,
+    shell:
+        "tr a-z A-Z < {input} > {output}"
+
+
+rule truncated:
+    output:
+        "results/bad.txt",
+    shell:
+        "echo 'ERROR: reads_R1.fastq.gz is truncated' >&2; exit 2"
+
+
+rule slow:
+    output:
+        "results/slow/{i}.txt",
+    shell:
+        "sleep 300; touch {output}"
+"""

@@ -1,0 +1,133 @@
+"""The aml profile on the real workflow: dry run offline from Azure ML, and a full run."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.workflow import copy_workflow, make_demo_data, snakemake
+
+
+def upload(run, folder: Path, base: Path) -> None:
+    """Inputs into the datastore under the run's prefix, where the default storage maps them."""
+    path = run.prefix.split("/paths/", 1)[1]
+    container = run.service.container()
+    for f in folder.rglob("*"):
+        if f.is_file():
+            with f.open("rb") as data:
+                container.upload_blob(f"{path}/{f.relative_to(base)}", data, overwrite=True)
+
+
+@pytest.fixture
+def aml_workflow(tmp_path, aml_run):
+    wf = copy_workflow(tmp_path / "wf")
+    make_demo_data(wf / "demo", "--pairs", "300", "--genome-size", "20000")
+    sheet = wf / "demo" / "samples.tsv"  # paths relative to the workflow, as storage maps them
+    sheet.write_text(sheet.read_text().replace(f"{wf}/", ""))
+    upload(aml_run, wf / "demo", wf)
+    return wf
+
+
+DEMO = ("--config", "samples=demo/samples.tsv", "reference=demo/reference.fa")
+
+
+def profile_args(run, *extra: str) -> list[str]:
+    return [
+        "--profile", "workflow_profiles/aml",
+        "--default-storage-prefix", run.prefix,
+        "--storage-azureml-account-url", run.account_url,
+        "--storage-azureml-container", run.container,
+        *extra,
+    ]  # fmt: skip
+
+
+def test_dry_run_contacts_only_storage_and_never_imports_azure_ai_ml(aml_run, aml_workflow):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "snakemake",
+            "-n",
+            *profile_args(aml_run, *DEMO),
+        ],
+        cwd=aml_workflow,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    messages = [line for line in proc.stderr.splitlines() if not line.startswith("import time:")]
+    assert proc.returncode == 0, proc.stdout[-3000:] + "\n".join(messages[-40:])
+    for rule in ("bwa_index", "bwa_mem", "fastqc", "multiqc"):
+        assert rule in proc.stdout
+    imported = [line for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    assert any("aml_bridge.executor" in line for line in imported)  # the plugin was loaded
+    assert not [line for line in imported if "azure.ai.ml" in line]
+    assert aml_run.service.requests() == []
+
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sarscov2"
+
+
+def alignments(bam: Path) -> list[str]:
+    """Alignment records without the header (@PG lines differ between runs by design)."""
+    out = subprocess.run(["samtools", "view", str(bam)], capture_output=True, text=True, check=True)
+    return sorted(out.stdout.splitlines())
+
+
+def prepare(wf: Path, sheet_rows: list[str], reference: str) -> None:
+    """A user's checkout: sources and sample sheet tracked by git (Snakemake ships what git
+    tracks to remote jobs); the data itself stays out of git and goes to the datastore."""
+    (wf / "config" / "samples.tsv").write_text("\n".join(["sample\tunit\tfq1\tfq2", *sheet_rows]))
+    (wf / "config" / "aml.yaml").write_text(
+        f"samples: config/samples.tsv\nreference: {reference}\n"
+    )
+    subprocess.run(["git", "init", "-q"], cwd=wf, check=True)
+    subprocess.run(["git", "add", "Snakefile", "rules", "envs", "config"], cwd=wf, check=True)
+
+
+def download(run, name: str, dest: Path) -> Path:
+    path = run.prefix.split("/paths/", 1)[1]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(run.service.container().download_blob(f"{path}/{name}").readall())
+    return dest
+
+
+def local_and_aml_runs(tmp_path, aml_run, data: Path, rows: list[str], reference: str):
+    local = copy_workflow(tmp_path / "local")
+    remote = copy_workflow(tmp_path / "aml")
+    for wf in (local, remote):
+        shutil.copytree(data, wf / "data")
+        prepare(wf, rows, reference)
+    upload(aml_run, remote / "data", remote)
+    snakemake(local, "--cores", "2", "--configfile", "config/aml.yaml")
+    snakemake(remote, *profile_args(aml_run, "--configfile", "config/aml.yaml", "--retries", "0"))
+    return local, remote
+
+
+def test_aml_profile_runs_the_workflow_like_a_local_run(tmp_path, aml_run):
+    data = make_demo_data(tmp_path / "demo", "--pairs", "300", "--genome-size", "20000")
+    rows = [
+        "\t".join([s, u, f"data/reads/{s}_{u}_R1.fastq.gz", f"data/reads/{s}_{u}_R2.fastq.gz"])
+        for s, u in [("A", "L001"), ("A", "L002"), ("B", "L001"), ("C", "L001")]
+    ]
+    local, remote = local_and_aml_runs(tmp_path, aml_run, data, rows, "data/reference.fa")
+    for sample in "ABC":
+        bam = download(aml_run, f"results/mapped/{sample}.bam", tmp_path / f"{sample}.bam")
+        assert alignments(bam) == alignments(local / f"results/mapped/{sample}.bam")
+    stats = download(
+        aml_run,
+        "results/qc/multiqc_report_data/multiqc_general_stats.txt",
+        tmp_path / "general_stats.txt",
+    ).read_text()
+    assert all(f"\n{sample}" in stats for sample in "ABC")
+
+
+def test_aml_profile_on_real_sarscov2_reads(tmp_path, aml_run):
+    rows = ["\t".join(["sars", "1", "data/test_1.fastq.gz", "data/test_2.fastq.gz"])]
+    local, remote = local_and_aml_runs(tmp_path, aml_run, SHARED, rows, "data/genome.fasta")
+    bam = download(aml_run, "results/mapped/sars.bam", tmp_path / "sars.bam")
+    assert alignments(bam) == alignments(local / "results/mapped/sars.bam")
