@@ -32,3 +32,15 @@ if [ ! -x .tools/node_modules/.bin/azurite-blob ]; then
     mkdir -p .tools
     npm install --silent --no-audit --no-fund --prefix .tools azurite >/dev/null
 fi
+
+# `snakemake --profile aml` looks for ./aml, then ~/.config/snakemake/aml: link the latter here.
+profiles_dir="${XDG_CONFIG_HOME:-$HOME/.config}/snakemake"
+if [ "$(readlink "$profiles_dir/aml" 2>/dev/null)" != "$PWD/workflow_profiles/aml" ]; then
+    if [ -e "$profiles_dir/aml" ] && [ ! -L "$profiles_dir/aml" ]; then
+        echo "setup: $profiles_dir/aml exists and is not a link; use --profile $PWD/workflow_profiles/aml"
+    else
+        mkdir -p "$profiles_dir"
+        ln -sfn "$PWD/workflow_profiles/aml" "$profiles_dir/aml"
+        echo "setup: linked $profiles_dir/aml -> workflow_profiles/aml"
+    fi
+fi
