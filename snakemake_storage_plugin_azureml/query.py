@@ -36,6 +36,16 @@ class BlobLocation:
         """The enclosing folder ("" for the datastore root)."""
         return self.path.rpartition("/")[0]
 
+    @property
+    def inventory_root(self) -> str:
+        """The top-level folder holding the blob ("" for a blob at the datastore root).
+
+        A workflow keeps everything under its storage prefix (`genomics_output/results/...`,
+        `.../logs/...`), so one flat listing of this folder answers existence and mtime for
+        the whole DAG: absent files then cost no request either.
+        """
+        return self.parent.partition("/")[0]
+
 
 def make_query(datastore: str, path: str) -> str:
     return f"{SCHEME}datastores/{datastore}/paths/{path}"

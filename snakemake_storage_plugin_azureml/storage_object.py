@@ -57,12 +57,12 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, St
     def get_inventory_parent(self) -> str | None:
         if self._overwrite_local_path is not None or self.location is None:
             return None
-        return self.cache_key(self._suffix(self.location.parent))
+        return self.cache_key(self._suffix(self.location.inventory_root))
 
     def cleanup(self) -> None:
         """Nothing to release: clients are shared per datastore by the provider."""
 
-    # --- inventory: one listing per folder feeds exists/mtime/size of all its files --------
+    # --- inventory: one flat listing of the top-level folder feeds exists/mtime/size -------
 
     async def inventory(self, cache: IOCacheStorageInterface) -> None:
         parent_key = self.get_inventory_parent()
@@ -72,7 +72,7 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, St
         if done is not None and parent_key in done:
             return
         self.provider.inventoried.add(parent_key)
-        folder = self._loc.parent
+        folder = self._loc.inventory_root
         prefix = f"{folder}/" if folder else ""
         entries, complete = self._store.list(prefix, max_pages=INVENTORY_PAGES)
         files, folders = inventory_facts(entries, folder)

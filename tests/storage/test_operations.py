@@ -199,6 +199,32 @@ def test_inventory_is_one_listing_for_a_folder(
     assert cache.exists_in_storage[nested.cache_key()] is True
 
 
+def test_inventory_covers_sibling_folders_of_a_workflow_prefix(
+    storage_proxy, storage_provider, storage_container, storage_service, azurite
+):
+    """Outputs, logs and benchmarks sit in different folders under one prefix: one listing
+    answers them all, including the files that do not exist yet."""
+    blobs = storage_service.get_container_client(storage_container)
+    blobs.upload_blob("run/results/a/x.bam", b"bam")
+    blobs.upload_blob("run/logs/a/x.log", b"log")
+    provider = storage_provider(
+        storage_container, account_url=storage_proxy.endpoint(azurite.account)
+    )
+    cache = IOCache(max_wait_time=10)
+    paths = ["results/a/x.bam", "logs/a/x.log", "benchmarks/a/x.tsv", "results/b/y.bam"]
+    objects = [provider.object(f"{Q}/run/{p}") for p in paths]
+
+    async def inventory_all():
+        for obj in objects:
+            await obj.inventory(cache)
+
+    asyncio.run(inventory_all())
+    assert storage_proxy.count() == 1
+    present = dict(cache.exists_in_storage)
+    assert [obj.cache_key() in present for obj in objects] == [True, True, False, False]
+    assert {obj.get_inventory_parent() for obj in objects} <= cache.exists_in_storage.has_inventory
+
+
 def test_several_datastores_and_unknown_name(
     storage_provider, storage_container, storage_service, azurite
 ):
