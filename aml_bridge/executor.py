@@ -24,7 +24,7 @@ from aml_bridge.environments import remote_requirements
 from aml_bridge.instance_types import parse_instance_table
 from aml_bridge.job_env import job_env_vars
 from aml_bridge.job_facts import job_facts
-from aml_bridge.logs import log_path, tail
+from aml_bridge.logs import excerpt, log_path
 from aml_bridge.status import LOST, Outcome, next_interval, outcome
 from aml_bridge.translate import CommandJobSpec, JobFacts, RunContext, build_spec, run_tag_key
 
@@ -206,7 +206,7 @@ class Executor(RemoteExecutor):
         log = self._download_log(facts, name)
         if log is not None:
             aux_logs.append(str(log))
-            msg += f"Last lines of {log}:\n{tail(log)}\n"
+            msg += f"From {log}:\n{excerpt(log)}\n"
         self.report_job_error(info, msg=msg, aux_logs=aux_logs)
 
     def _error_message(self, name: str) -> str | None:

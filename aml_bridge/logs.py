@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 LOG_ROOT = Path(".snakemake/aml_logs")
@@ -13,7 +14,15 @@ def log_path(rule: str, wildcards: dict[str, str], attempt: int, root: Path = LO
     return root / rule / folder.replace("/", "_") / f"{attempt}.log"
 
 
-def tail(path: Path, lines: int = 20) -> str:
-    """The last lines of a log (where a tool's error message usually is)."""
+# Lines that state an error: the workflow's own (ERROR: ...), htslib's ([E::...]), Snakemake's.
+ERROR_LINE = re.compile(r"^(ERROR|Error|\[E::|error:)")
+
+
+def excerpt(path: Path, lines: int = 20, max_errors: int = 10) -> str:
+    """The error lines of a log, then its last lines: a tool's message often sits above the
+    long traceback Snakemake ends a failed job's log with."""
     with path.open(errors="replace") as f:
-        return "".join(f.readlines()[-lines:])
+        text = f.readlines()
+    last = text[-lines:]
+    errors = [line for line in text[: len(text) - len(last)] if ERROR_LINE.match(line)]
+    return "".join([*errors[:max_errors], *(["...\n"] if errors else []), *last])

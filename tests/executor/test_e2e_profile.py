@@ -131,3 +131,25 @@ def test_aml_profile_on_real_sarscov2_reads(tmp_path, aml_run):
     local, remote = local_and_aml_runs(tmp_path, aml_run, SHARED, rows, "data/genome.fasta")
     bam = download(aml_run, "results/mapped/sars.bam", tmp_path / "sars.bam")
     assert alignments(bam) == alignments(local / "results/mapped/sars.bam")
+
+
+def test_truncated_fastq_stops_the_run_with_azure_ml_error_and_log(tmp_path, aml_run):
+    """A job that really fails on Azure ML: the run ends with Azure ML's error, the Studio
+    link and the job's own log naming the truncated file; no BAM reaches the datastore."""
+    data = make_demo_data(tmp_path / "demo", "--pairs", "300", "--genome-size", "20000")
+    wf = copy_workflow(tmp_path / "aml")
+    shutil.copytree(data, wf / "data")
+    r1 = wf / "data" / "reads" / "B_L001_R1.fastq.gz"
+    r1.write_bytes(r1.read_bytes()[:5000])
+    reads = ["data/reads/B_L001_R1.fastq.gz", "data/reads/B_L001_R2.fastq.gz"]
+    prepare(wf, ["\t".join(["trunc", "1", *reads])], "data/reference.fa")
+    upload(aml_run, wf / "data", wf)
+    proc = snakemake(
+        wf, *profile_args(aml_run, "--configfile", "config/aml.yaml", "--retries", "0"), check=False
+    )
+    assert proc.returncode != 0
+    assert "Studio: https://" in proc.stderr
+    assert "data/reads/B_L001_R1.fastq.gz is truncated or not valid gzip" in proc.stderr
+    [log] = (wf / ".snakemake" / "aml_logs" / "bwa_mem").glob("*/1.log")
+    assert "B_L001_R1.fastq.gz is truncated or not valid gzip" in log.read_text()
+    assert not [name for name in aml_run.blob_names() if name.endswith(".bam")]

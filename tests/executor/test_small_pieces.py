@@ -6,7 +6,7 @@ import pytest
 
 from aml_bridge.instance_types import choose_instance_type, parse_instance_table
 from aml_bridge.job_env import job_env_vars
-from aml_bridge.logs import log_path, tail
+from aml_bridge.logs import excerpt, log_path
 
 
 def test_table_sorted_and_smallest_fit_chosen():
@@ -29,7 +29,18 @@ def test_log_path_layout(tmp_path):
     assert log_path("multiqc", {}, 1, root=Path("r")) == Path("r/multiqc/no_wildcards/1.log")
     path.parent.mkdir(parents=True)
     path.write_text("".join(f"line {i}\n" for i in range(100)))
-    assert tail(path, 2) == "line 98\nline 99\n"
+    assert excerpt(path, 2) == "line 98\nline 99\n"
+
+
+def test_log_excerpt_brings_the_error_lines_above_the_traceback(tmp_path):
+    log = tmp_path / "1.log"
+    lines = ["[M::process] read 200 sequences\n", "ERROR: sample s, unit 1: R1 is truncated\n"]
+    lines += ['    fail() { echo "ERROR: $1"; }\n'] + [f"traceback {i}\n" for i in range(30)]
+    log.write_text("".join(lines))
+    shown = excerpt(log, lines=3)
+    assert shown == (
+        "ERROR: sample s, unit 1: R1 is truncated\n...\ntraceback 27\ntraceback 28\ntraceback 29\n"
+    )
 
 
 def test_secrets_stay_out_of_job_specs():
