@@ -47,15 +47,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         azurite = Azurite(location=Path(tmp) / "azurite")
         azurite.start()
-        service = AmlService(azurite, Path(tmp) / "state", max_nodes=1)
-        service.state_dir.mkdir()
         try:
-            service.start()
-            os.environ["REQUESTS_CA_BUNDLE"] = service.ca_bundle
-            service.set_faults(queue_delay=3600)
-            run(service, args.jobs, args.active)
+            with AmlService(azurite, Path(tmp) / "state", max_nodes=1).running() as service:
+                os.environ["REQUESTS_CA_BUNDLE"] = service.ca_bundle
+                service.set_faults(queue_delay=3600)
+                run(service, args.jobs, args.active)
         finally:
-            service.stop()
             azurite.stop()
 
 

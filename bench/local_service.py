@@ -83,53 +83,50 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         azurite = Azurite(location=Path(tmp) / "azurite")
         azurite.start()
-        state = Path(tmp) / "service" / "state"
-        state.mkdir(parents=True)
-        service = AmlService(azurite, state, max_nodes=args.nodes)
-        service.start()
-        os.environ["REQUESTS_CA_BUNDLE"] = service.ca_bundle
+        service = AmlService(azurite, Path(tmp) / "service" / "state", max_nodes=args.nodes)
         try:
-            ml = service.ml_client()
-            ml.environments.create_or_update(Environment(name="noop", version="1", image="x:1"))
+            with service.running():
+                os.environ["REQUESTS_CA_BUNDLE"] = service.ca_bundle
+                ml = service.ml_client()
+                ml.environments.create_or_update(Environment(name="noop", version="1", image="x:1"))
 
-            def job(name: str, tag: str):
-                return command(
-                    name=name, command="true", environment="azureml:noop:1",
-                    compute=service.compute, tags={"bench": tag},
-                )  # fmt: skip
+                def job(name: str, tag: str):
+                    return command(
+                        name=name, command="true", environment="azureml:noop:1",
+                        compute=service.compute, tags={"bench": tag},
+                    )  # fmt: skip
 
-            gate = Path(tmp) / "gate"
-            hold = f"while [ ! -e {gate} ]; do sleep 0.01; done"
-            for i in range(args.nodes):  # occupy every node so the measured jobs all queue
-                ml.jobs.create_or_update(command(
-                    name=f"hold-{i}", command=hold, environment="azureml:noop:1",
-                    compute=service.compute,
-                ))  # fmt: skip
+                gate = Path(tmp) / "gate"
+                hold = f"while [ ! -e {gate} ]; do sleep 0.01; done"
+                for i in range(args.nodes):  # occupy every node so the measured jobs all queue
+                    ml.jobs.create_or_update(command(
+                        name=f"hold-{i}", command=hold, environment="azureml:noop:1",
+                        compute=service.compute,
+                    ))  # fmt: skip
 
-            start = time.perf_counter()
-            for i in range(args.jobs):
-                ml.jobs.create_or_update(job(f"sdk-{i:04d}", "sdk"))
-            sdk_rate = args.jobs / (time.perf_counter() - start)
+                start = time.perf_counter()
+                for i in range(args.jobs):
+                    ml.jobs.create_or_update(job(f"sdk-{i:04d}", "sdk"))
+                sdk_rate = args.jobs / (time.perf_counter() - start)
 
-            body = to_rest_job_object(job("template", "raw")._to_job()).as_dict()
-            body["properties"]["environmentId"] = ml.environments.get("noop", version="1").id
-            raw_rate = raw_put_rate(service, body, args.jobs, "raw")
+                body = to_rest_job_object(job("template", "raw")._to_job()).as_dict()
+                body["properties"]["environmentId"] = ml.environments.get("noop", version="1").id
+                raw_rate = raw_put_rate(service, body, args.jobs, "raw")
 
-            start = time.perf_counter()
-            gate.touch()
-            wait_all_done(service, ml, "bench=sdk", args.jobs)
-            drain_s = time.perf_counter() - start
-            wait_all_done(service, ml, "bench=raw", args.jobs)
-            queued = 2 * args.jobs
-            cost = command_cost_ms()
-            node_ms = drain_s * args.nodes / queued * 1000
-            print(f"jobs: {queued} no-op jobs queued, then {args.nodes} nodes released")
-            print(f"accepted per second, SDK create_or_update (sequential): {sdk_rate:.1f}")
-            print(f"accepted per second, raw REST PUT (one connection):    {raw_rate:.1f}")
-            print(f"node time per no-op job: {node_ms:.1f} ms (command alone: {cost:.1f} ms)")
-            print(f"service overhead per job: {node_ms - cost:.1f} ms")
+                start = time.perf_counter()
+                gate.touch()
+                wait_all_done(service, ml, "bench=sdk", args.jobs)
+                drain_s = time.perf_counter() - start
+                wait_all_done(service, ml, "bench=raw", args.jobs)
+                queued = 2 * args.jobs
+                cost = command_cost_ms()
+                node_ms = drain_s * args.nodes / queued * 1000
+                print(f"jobs: {queued} no-op jobs queued, then {args.nodes} nodes released")
+                print(f"accepted per second, SDK create_or_update (sequential): {sdk_rate:.1f}")
+                print(f"accepted per second, raw REST PUT (one connection):    {raw_rate:.1f}")
+                print(f"node time per no-op job: {node_ms:.1f} ms (command alone: {cost:.1f} ms)")
+                print(f"service overhead per job: {node_ms - cost:.1f} ms")
         finally:
-            service.stop()
             azurite.stop()
 
 

@@ -68,19 +68,13 @@ class AmlRun:
 def executor_service(
     azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AmlService]:
-    state = tmp_path_factory.mktemp("executor-service") / "state"
-    state.mkdir()
     service = AmlService(
-        azurite, state, max_nodes=4, blob_container="executor-blobs",
-        artifact_container="executor-artifacts",
+        azurite, tmp_path_factory.mktemp("executor-service") / "state", max_nodes=4,
+        blob_container="executor-blobs", artifact_container="executor-artifacts",
+        job_env={SECRET_ENV: azurite.connection_string},
     )  # fmt: skip
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(SECRET_ENV, azurite.connection_string)
-        service.start()
-    try:
+    with service.running():
         yield service
-    finally:
-        service.stop()
 
 
 @pytest.fixture
