@@ -14,6 +14,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ import yaml
 from aml_bridge.environments import EnvironmentSpec
 from aml_bridge.retry import Backoff, call_with_retries
 from aml_bridge.settings import ExecutorSettings
+
+# Run ids per batch status lookup: a conservative batch size (500 active jobs: 2 requests).
+STATUS_BATCH = 250
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,13 @@ def sdk_job(spec_yaml: dict[str, Any]):
     return load_job(io.StringIO(yaml.safe_dump(spec_yaml, sort_keys=False)))
 
 
+def _status(value) -> str:
+    """The SDK gives a str enum, a str or None."""
+    return str(getattr(value, "value", value) or "Unknown")
+
+
 def _state(job) -> JobState:
-    status = getattr(job.status, "value", job.status)  # the SDK gives a str enum or a str
-    return JobState(name=job.name, status=str(status or "Unknown"), studio_url=job.studio_url)
+    return JobState(name=job.name, status=_status(job.status), studio_url=job.studio_url)
 
 
 class AmlClient:
@@ -130,23 +138,32 @@ class AmlClient:
         except ResourceNotFoundError:
             return None
 
-    def list_by_tag(self, tag_key: str, wanted: set[str]) -> dict[str, JobState]:
-        """States of the wanted jobs among those carrying the tag key.
+    def statuses(self, experiment: str, names: list[str]) -> dict[str, JobState]:
+        """States of the named jobs of an experiment, by run history's batch lookup by ids.
 
-        The list is paged, newest first: paging stops once every wanted job has been seen, so
-        a round costs the pages up to the oldest active job, not the whole run's history.
+        A job's name is its run id: a round costs one request per STATUS_BATCH jobs, however
+        long the run's history. Ids the service does not know (yet) are absent from the result.
         """
+        found: dict[str, JobState] = {}
+        for start in range(0, len(names), STATUS_BATCH):
+            chunk = names[start : start + STATUS_BATCH]
+            found.update(self._call(partial(self._run_statuses, experiment, chunk)))
+        return found
 
-        def collect() -> dict[str, JobState]:
-            found: dict[str, JobState] = {}
-            for job in self.ml.jobs.list(tag=tag_key):
-                if job is not None and job.name in wanted:  # None: a job the SDK cannot read
-                    found[job.name] = _state(job)
-                    if len(found) == len(wanted):
-                        break
-            return found
+    def _run_statuses(self, experiment: str, run_ids: list[str]) -> dict[str, JobState]:
+        """One batch lookup, through the run-history operations the SDK itself uses (it has
+        no public call for it); ids reported under `errors` are left out."""
+        from azure.ai.ml._restclient.runhistory.models import GetRunsByIds
 
-        return self._call(collect)
+        runs = self.ml.jobs._runs_operations
+        result = runs._operation.get_by_ids_by_experiment_name(
+            runs._subscription_id,
+            runs._resource_group_name,
+            runs._workspace_name,
+            experiment,
+            body=GetRunsByIds(run_ids=run_ids),
+        )
+        return {rid: JobState(rid, _status(run.status)) for rid, run in (result.runs or {}).items()}
 
     def cancel(self, name: str) -> None:
         """Ask for cancellation without waiting for the long-running operation to finish."""

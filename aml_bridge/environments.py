@@ -45,8 +45,18 @@ class EnvironmentSpec:
 
 
 def remote_requirements(snakemake_version: str, extra: list[str]) -> list[str]:
-    """What `python -m snakemake` on the node needs beyond the rule's own tools."""
-    return [f"snakemake=={snakemake_version}", "azure-identity", "azure-storage-blob", *extra]
+    """What `python -m snakemake` on the node needs beyond the rule's own tools.
+
+    The azureml storage plugin itself comes as a job input (aml_bridge.plugin_bundle); these
+    are the PyPI packages it imports (its snakemake-interface-* ones come with snakemake).
+    """
+    return [
+        f"snakemake=={snakemake_version}",
+        "azure-core",
+        "azure-identity",
+        "azure-storage-blob",
+        *extra,
+    ]
 
 
 def with_remote_requirements(conda: dict, pip: list[str]) -> dict:

@@ -25,11 +25,12 @@ from aml_bridge.instance_types import parse_instance_table
 from aml_bridge.job_env import job_env_vars
 from aml_bridge.job_facts import job_facts
 from aml_bridge.logs import excerpt, log_path
+from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
 from aml_bridge.status import LOST, Outcome, next_interval, outcome
-from aml_bridge.translate import CommandJobSpec, JobFacts, RunContext, build_spec, run_tag_key
+from aml_bridge.translate import CommandJobSpec, JobFacts, RunContext, build_spec
 
-# Rounds a submitted job may be missing from the list (eventual consistency) before it is
-# looked up by name.
+# Rounds a submitted job may be missing from the batch lookup (eventual consistency) before it
+# is looked up by name.
 MISSING_ROUNDS_BEFORE_GET = 3
 
 
@@ -46,6 +47,7 @@ class Executor(RemoteExecutor):
         self.run_id = s.run_id or uuid.uuid4().hex[:8]
         env_vars, withheld = job_env_vars(self.envvars())
         self._warn_about_setup(withheld)
+        self._upload_local_inputs()
         self.run = RunContext(
             run_id=self.run_id,
             experiment=s.experiment or experiment_name(Path(self.workflow.workdir_init).name),
@@ -58,6 +60,7 @@ class Executor(RemoteExecutor):
             low_priority=s.low_priority,
             tags=aml_settings.extra_tags(s),
             env_vars=env_vars,
+            plugin_bundle=self._publish_plugin_bundle(),
         )
         self.client = AmlClient(s, on_retry=self._log_retry)
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
@@ -81,11 +84,36 @@ class Executor(RemoteExecutor):
         )
         if warning:
             self.logger.warning(f"aml: {warning}")
-        if not s.endpoint and not s.remote_pip:
-            self.logger.warning(
-                "aml: --aml-remote-pip is empty: environments built from conda files will lack "
-                "this project's azureml storage plugin unless your images provide it"
-            )
+
+    def _publish_plugin_bundle(self) -> str | None:
+        """Upload the azureml storage plugin for the jobs; the URI of their input folder.
+
+        Also with --aml-spec-dir: the written specs stay complete for `az ml job create`, and
+        the sources are uploaded to the same storage anyway. None when the default storage is
+        not azureml: then the jobs do not use this plugin.
+        """
+        storage = self.workflow.storage_settings
+        if storage.default_storage_provider != "azureml" or not storage.default_storage_prefix:
+            return None
+        bundle = plugin_bundle(storage.default_storage_prefix, package_files())
+        provider = self.workflow.storage_registry.default_storage_provider
+        publish(bundle, provider.datastore(bundle.folder.datastore))
+        self.logger.debug(f"aml: storage plugin for the jobs at {bundle.uri}")
+        return bundle.uri
+
+    def _upload_local_inputs(self) -> None:
+        """The local inputs the workflow staged for the datastore go up before any job (those
+        already there unchanged are skipped); dry runs never get here, so they upload nothing."""
+        provider = self.workflow.storage_registry.default_storage_provider
+        upload = getattr(provider, "upload_staged", None)
+        if upload is None or not provider.staging.files:
+            return
+        before = provider.stats.uploaded_bytes
+        upload()
+        self.logger.info(
+            f"aml: {len(provider.staging.files)} local input(s) on the datastore "
+            f"({(provider.stats.uploaded_bytes - before) / 1e6:.1f} MB uploaded)"
+        )
 
     def _log_retry(self, error: BaseException, wait: float) -> None:
         self._server_wait = max(self._server_wait or 0.0, wait)
@@ -148,8 +176,8 @@ class Executor(RemoteExecutor):
         self._server_wait = None
         try:
             async with self.status_rate_limiter:
-                states = self.client.list_by_tag(
-                    run_tag_key(self.run_id), {info.external_jobid for info in submitted}
+                states = self.client.statuses(
+                    self.run.experiment, [info.external_jobid for info in submitted]
                 )
         except Exception as e:  # a status round that fails never fails a job
             self.logger.warning(f"aml: status request failed ({e}); jobs stay active")
@@ -201,7 +229,8 @@ class Executor(RemoteExecutor):
         else:
             error = (self._error_message(name) or "no error message").rstrip(". ")
             reason = f"{state.status}: {error}"
-        msg = f"aml: job {name} {reason}.\nStudio: {state.studio_url or 'n/a'}\n"
+        studio_url = info.aux["submit"].result().studio_url  # status lookups do not carry it
+        msg = f"aml: job {name} {reason}.\nStudio: {studio_url or 'n/a'}\n"
         aux_logs = []
         log = self._download_log(facts, name)
         if log is not None:

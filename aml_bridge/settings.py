@@ -23,8 +23,8 @@ DEFAULT_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 
 # Cloud shape: jobs run elsewhere, share no file system, get the sources through the default
 # storage, and receive environment variables through the job spec (never on the command line).
-# The storage plugin ships inside this project, so it is part of the remote environment rather
-# than pip-installed by name at the start of each job.
+# The storage plugin ships inside this project (not on PyPI), so each job gets it as an input
+# folder on PYTHONPATH (aml_bridge.plugin_bundle) rather than pip-installing it by name.
 common_settings = CommonSettings(
     non_local_exec=True,
     implies_no_shared_fs=True,
@@ -82,8 +82,8 @@ class ExecutorSettings(ExecutorSettingsBase):
     remote_pip: Optional[list[str]] = field(
         default=None,
         metadata=_opt(
-            "Extra pip requirements added to environments built from conda files, e.g. this "
-            "project ('aml-genomics @ git+https://...') so remote jobs have its storage plugin.",
+            "Extra pip requirements added to environments built from conda files (the "
+            "azureml storage plugin needs none: each job gets it as an input folder).",
             **LIST,
         ),
     )
@@ -117,7 +117,8 @@ class ExecutorSettings(ExecutorSettingsBase):
         default=None,
         metadata=_opt(
             "Write each job's Azure ML YAML spec into this folder instead of submitting it "
-            "(`az ml job create --file` accepts them)."
+            "(`az ml job create --file` accepts them: the local inputs and the storage plugin "
+            "the jobs need are still uploaded to the default storage)."
         ),
     )
     endpoint: Optional[str] = field(

@@ -1,7 +1,8 @@
 """Status rounds: what an Azure ML job status means for Snakemake, and how often to ask.
 
-One list request per round covers every active job of the run (they share a tag key), instead
-of one GET per job: the request count stays flat however many jobs are active.
+A round looks the active jobs up by id in run history's batch lookup (a job's name is its run
+id), up to `client.STATUS_BATCH` jobs per request, instead of one GET per job: 500 active jobs
+cost 2 requests, however long the run's history.
 """
 
 from __future__ import annotations

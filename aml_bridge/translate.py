@@ -17,6 +17,12 @@ from aml_bridge.instance_types import InstanceType, choose_instance_type
 
 SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
 RUN_TAG = "snakemake_run_id"
+PLUGIN_INPUT = "snakemake_plugins"
+# `${{inputs.x}}` is Azure ML's placeholder for the input's local folder; the rest is shell:
+# the bundle first, then whatever PYTHONPATH the environment already has.
+PLUGIN_PATH_EXPORT = (
+    'export PYTHONPATH="${{inputs.' + PLUGIN_INPUT + '}}${PYTHONPATH:+:$PYTHONPATH}" && '
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class RunContext:
     low_priority: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     env_vars: dict[str, str] = field(default_factory=dict)
+    # azureml:// folder URI of the storage plugin bundle (aml_bridge.plugin_bundle), if any
+    plugin_bundle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ class CommandJobSpec:
     instance_type: str | None
     timeout_s: int | None
     low_priority: bool
+    plugin_bundle: str | None = None
 
     def to_yaml(self, inline_environment: bool = True) -> dict[str, Any]:
         """The Azure ML YAML; with inline_environment=False built environments are referenced
@@ -83,8 +92,12 @@ class CommandJobSpec:
             "environment": (
                 self.environment.inline() if inline_environment else self.environment.registered_id
             ),
-            "command": self.command,
+            "command": (PLUGIN_PATH_EXPORT if self.plugin_bundle else "") + self.command,
         }
+        if self.plugin_bundle:
+            spec["inputs"] = {
+                PLUGIN_INPUT: {"type": "uri_folder", "path": self.plugin_bundle, "mode": "ro_mount"}
+            }
         if self.env_vars:
             spec["environment_variables"] = dict(self.env_vars)
         if self.instance_type:
@@ -125,7 +138,8 @@ def job_tags(run: RunContext, facts: JobFacts) -> dict[str, str]:
 
 
 def run_tag_key(run_id: str) -> str:
-    """A tag key only this run's jobs carry: Azure ML's job list filters by tag key."""
+    """A tag key only this run's jobs carry, so `ml_client.jobs.list(tag=...)` lists one run:
+    Azure ML's job list filters by tag key, not by value."""
     return f"snakemake_run_{run_id}"
 
 
@@ -182,4 +196,5 @@ def build_spec(run: RunContext, facts: JobFacts) -> CommandJobSpec:
         instance_type=instance_type,
         timeout_s=timeout_seconds(facts),
         low_priority=run.low_priority,
+        plugin_bundle=run.plugin_bundle,
     )

@@ -5,8 +5,8 @@ Prints, from one run:
 - jobs submitted per second and bridge CPU per job (ms), for no-op jobs going through the
   executor's own path (translation, environment registered once, the SDK's loader, PUT) from
   a thread pool of the executor's default size;
-- list requests for one status round over `--active` active jobs (per-job polling: one GET
-  each), for the newest and for the oldest jobs of the run.
+- API requests for one status round over `--active` active jobs (run history's batch lookup
+  by ids; per-job polling: one GET each), for the newest and for the oldest jobs of the run.
 Jobs are held in Queued (the service's queue_delay fault), so every job stays active.
 Starts and stops its own Azurite and service.
 """
@@ -26,16 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aml_bridge.client import AmlClient  # noqa: E402
 from aml_bridge.environments import remote_requirements  # noqa: E402
 from aml_bridge.settings import DEFAULT_BASE_IMAGE, ExecutorSettings  # noqa: E402
-from aml_bridge.translate import JobFacts, RunContext, build_spec, run_tag_key  # noqa: E402
+from aml_bridge.translate import JobFacts, RunContext, build_spec  # noqa: E402
 from tests.fixtures.aml_service import AmlService  # noqa: E402
 from tests.fixtures.azurite import Azurite  # noqa: E402
 
-JOBS_LIST = "/workspaces/{workspaceName}/jobs"
+RUNS_BY_IDS = "/experiments/{experimentName}/runs/runIds"
 
 
-def list_requests(service: AmlService) -> int:
+def batch_lookups(service: AmlService) -> int:
     return sum(
-        1 for r in service.requests() if r["method"] == "GET" and r["route"].endswith(JOBS_LIST)
+        1 for r in service.requests() if r["method"] == "POST" and r["route"].endswith(RUNS_BY_IDS)
     )
 
 
@@ -99,14 +99,16 @@ def run(service: AmlService, n_jobs: int, n_active: int) -> None:
     print(f"submitted {n_jobs} no-op jobs in {wall:.1f} s: {n_jobs / wall:.1f} jobs/s")
     print(f"bridge CPU per job: {1000 * cpu / n_jobs:.1f} ms")
 
-    tag = run_tag_key(context.run_id)
+    # warm-up: the client's first lookup also finds run history's address (once per client)
+    client.statuses(context.experiment, [specs[0].name])
     for label, chosen in (("newest", specs[-n_active:]), ("oldest", specs[:n_active])):
         service.clear_requests()
-        states = client.list_by_tag(tag, {s.name for s in chosen})
-        assert len(states) == len(chosen), "a submitted job is missing from the list"
+        states = client.statuses(context.experiment, [s.name for s in chosen])
+        assert len(states) == len(chosen), "a submitted job is missing from the lookup"
         print(
             f"status round over the {n_active} {label} active jobs: "
-            f"{list_requests(service)} list requests (per-job polling: {n_active})"
+            f"{len(service.requests())} requests, {batch_lookups(service)} of them batch "
+            f"lookups (per-job polling: {n_active})"
         )
 
 

@@ -144,11 +144,21 @@ def check_units(units, origin):
                 raise WorkflowError(f"{where}: {col} {path} is empty or not FASTQ")
 
 
+def default_storage_main_process():
+    """Whether this is the main process of a run whose data lives in a default storage (the
+    aml profile). The executor is not known while the Snakefile is parsed; the default storage
+    is, and it means that jobs run elsewhere and see only the storage and the shipped sources.
+    """
+    return bool(
+        workflow.storage_settings.default_storage_provider and workflow.is_main_process
+    )
+
+
 def check_shipped_to_remote_jobs(sheet):
     """Remote jobs (Azure ML) rebuild the DAG from the sources Snakemake ships them, which are
     the git-tracked files: fail here, not in every job, when the sheet would be missing.
     """
-    if workflow.local_exec or not workflow.is_main_process:
+    if not default_storage_main_process():
         return
     if config.get("reads_dir"):
         raise WorkflowError(
@@ -188,8 +198,22 @@ def check_reference(path):
         )
 
 
+def stage_local_inputs(paths):
+    """Under a default storage, local inputs are handed to the storage plugin: it uploads them
+    before the first job (never in a dry run) and skips those already there unchanged. Other
+    storage plugins cannot do this; their inputs must be in the storage already."""
+    if not default_storage_main_process():
+        return
+    provider = workflow.storage_registry.default_storage_provider
+    stage = getattr(provider, "stage_local_files", None)
+    local = [path for path in paths if "://" not in path and os.path.exists(path)]
+    if stage is not None and local:
+        stage(workflow.storage_settings.default_storage_prefix, local)
+
+
 units = load_units()
 check_reference(config["reference"])
+stage_local_inputs([*units["fq1"], *units["fq2"], config["reference"]])
 SAMPLES = sorted(units["sample"].unique())
 GENOME = re.sub(r"\.(fa|fasta|fna)(\.gz)?$", "", Path(config["reference"]).name)
 INDEX = f"results/index/{GENOME}"

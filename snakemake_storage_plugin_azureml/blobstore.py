@@ -7,6 +7,7 @@ Loaded lazily (it imports the Azure SDK) on the first real storage operation.
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import time
 import uuid
@@ -88,7 +89,8 @@ class Datastore:
     def store_file(
         self, local: Path, path: str, remote: BlobEntry | None = None, listed: bool = False
     ) -> None:
-        """Upload unless the blob already has the same size and MD5 (then only align mtime).
+        """Upload unless the blob already holds this content: the same size and recorded mtime
+        (no hashing, as rsync decides), or the same size and MD5 (then only align the mtime).
 
         `remote` is the blob as a listing saw it; with `listed`, None means it does not exist.
         """
@@ -96,6 +98,9 @@ class Datastore:
         with self._reported(f"cannot store {local} as {self.query(path)}"):
             if remote is None and not listed:
                 remote = self.stat(path)
+            if remote and remote.size == stat.st_size and remote.mtime == stat.st_mtime:
+                self.stats.add(skipped_uploads=1)
+                return
             blob = self.client.get_blob_client(path)
             if (
                 remote
@@ -117,11 +122,7 @@ class Datastore:
         existing = {e.name: e for e in self.folder(path)}
         if files:
             names = {f"{path}/{rel}": p for rel, p in files.items()}
-            self._run_all(
-                lambda name: self.store_file(names[name], name, existing.get(name), listed=True),
-                sorted(names),
-                lambda name: names[name].stat().st_size,
-            )
+            self.store_files(names, existing)
         else:
             marker = f"{path}/{DIR_MARKER}"
             with self._reported(f"cannot store empty folder {local} as {self.query(path)}"):
@@ -131,6 +132,22 @@ class Datastore:
         if self.stat(path):
             stale.append(path)
         self.delete(stale)
+
+    def store_files(self, names: dict[str, Path], existing: dict[str, BlobEntry]) -> None:
+        """Store local files under blob names; `existing` is a listing covering all names."""
+        self._run_all(
+            lambda name: self.store_file(names[name], name, existing.get(name), listed=True),
+            sorted(names),
+            lambda name: names[name].stat().st_size,
+        )
+
+    def sync_files(self, names: dict[str, Path]) -> None:
+        """Store local files under blob names, with one listing of their common folder."""
+        if not names:
+            return
+        folder = posixpath.commonpath([posixpath.dirname(n) for n in names])
+        existing = {e.name: e for e in self.folder(folder)}
+        self.store_files(names, existing)
 
     def delete(self, names: list[str]) -> None:
         def delete_one(name: str) -> None:

@@ -26,6 +26,7 @@ from .datastores import (
 )
 from .query import EXAMPLE, InvalidQuery, make_query, parse_query, query_problem
 from .settings import StorageProviderSettings
+from .staging import Staging, StagingError
 from .stats import TransferStats
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ class StorageProvider(StorageProviderBase):
         self._datastores: dict[str, Datastore] = {}
         self._lock = threading.Lock()
         self.stats = TransferStats()  # bytes moved; a skipped unchanged upload adds 0
+        self.staging = Staging()
+        self._staged_uploaded = False
+        self._upload_lock = threading.Lock()
 
     def datastore(self, name: str) -> Datastore:
         """The client for datastore `name`, resolved once (raises a clear WorkflowError)."""
@@ -75,6 +79,23 @@ class StorageProvider(StorageProviderBase):
                     name, target, self.stats, redact, self.max_concurrency
                 )
             return self._datastores[name]
+
+    def stage_local_files(self, prefix: str, paths: list[str]) -> None:
+        """Local inputs that Snakemake will address under `prefix` (see staging.py): until
+        `upload_staged`, the storage reports them as present with their local facts."""
+        try:
+            self.staging.add(prefix, paths)
+        except StagingError as e:
+            raise WorkflowError(f"azureml storage: {e}") from None
+
+    def upload_staged(self) -> None:
+        """Upload the staged files once, skipping those already on the datastore unchanged."""
+        with self._upload_lock:
+            if self._staged_uploaded:
+                return
+            for name, files in self.staging.by_datastore().items():
+                self.datastore(name).sync_files({path: f.path for path, f in files.items()})
+            self._staged_uploaded = True
 
     @classmethod
     def get_storage_object_cls(cls):

@@ -6,12 +6,15 @@ process share, so every other module works on the parsed `BlobLocation`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 SCHEME = "azureml://"
 _SHORT_FORM = re.compile(r"^azureml://datastores/(?P<datastore>[^/]*)/paths/(?P<path>.*)$", re.S)
 _DATASTORE_NAME = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+_DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|\Z)")
+_BAD_CHAR = re.compile(r"[\x00-\x1f\\]")
 MAX_BLOB_NAME = 1024
 EXAMPLE = "azureml://datastores/workspaceblobstore/paths/genomics_data/sample1_R1.fastq.gz"
 
@@ -20,7 +23,7 @@ class InvalidQuery(ValueError):
     """A query that does not address a path on an Azure ML datastore."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlobLocation:
     """A blob (or a folder-like prefix) on a named datastore."""
 
@@ -53,16 +56,22 @@ def make_query(datastore: str, path: str) -> str:
 
 def parse_query(query: str) -> BlobLocation:
     """Split a query into datastore and path, or raise `InvalidQuery` saying what is wrong."""
-    reason = query_problem(query)
-    if reason:
-        raise InvalidQuery(f"invalid azureml query {query!r}: {reason}")
-    match = _SHORT_FORM.match(query)
-    assert match is not None
-    return BlobLocation(match["datastore"], match["path"])
+    parsed = _parse(query)
+    if isinstance(parsed, str):
+        raise InvalidQuery(f"invalid azureml query {query!r}: {parsed}")
+    return parsed
 
 
 def query_problem(query: str) -> str | None:
     """Why `query` is not a valid datastore path, or None when it is (wildcards allowed)."""
+    parsed = _parse(query)
+    return parsed if isinstance(parsed, str) else None
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _parse(query: str) -> BlobLocation | str:
+    """The location, or why the query is invalid. Snakemake builds and validates an object per
+    file and wildcard application, so each query arrives several times."""
     if not query.startswith(SCHEME):
         return f"must start with {SCHEME} (expected {SCHEME}datastores/<datastore>/paths/<path>)"
     match = _SHORT_FORM.match(query)
@@ -79,7 +88,7 @@ def query_problem(query: str) -> str | None:
             f"datastore name {datastore!r} must be 1-255 letters, digits or underscores "
             "(wildcards are not allowed in the datastore name)"
         )
-    return path_problem(path)
+    return path_problem(path) or BlobLocation(datastore, path)
 
 
 def path_problem(path: str) -> str | None:
@@ -88,9 +97,9 @@ def path_problem(path: str) -> str | None:
         return "the path after /paths/ is empty"
     if path.startswith("/") or path.endswith("/") or "//" in path:
         return f"path {path!r} has an empty segment (leading, trailing or double '/')"
-    if any(part in (".", "..") for part in path.split("/")):
+    if _DOT_SEGMENT.search(path):
         return f"path {path!r} contains '.' or '..' segments"
-    if "\\" in path or any(ord(c) < 32 for c in path):
+    if _BAD_CHAR.search(path):
         return f"path {path!r} contains a backslash or a control character"
     if len(path) > MAX_BLOB_NAME:
         return f"path is longer than {MAX_BLOB_NAME} characters"

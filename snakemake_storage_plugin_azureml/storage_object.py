@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from snakemake_interface_common.exceptions import WorkflowError
@@ -24,6 +26,7 @@ from .query import SCHEME, InvalidQuery, make_query, parse_query, query_problem
 if TYPE_CHECKING:
     from .blobstore import Datastore
     from .listing import BlobEntry
+    from .staging import LocalFile
 
 
 class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, StorageObjectTouch):
@@ -57,7 +60,8 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, St
     def get_inventory_parent(self) -> str | None:
         if self._overwrite_local_path is not None or self.location is None:
             return None
-        return self.cache_key(self._suffix(self.location.inventory_root))
+        loc = self.location
+        return _inventory_key(self.provider.local_prefix, loc.datastore, loc.inventory_root)
 
     def cleanup(self) -> None:
         """Nothing to release: clients are shared per datastore by the provider."""
@@ -90,10 +94,20 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, St
             cache.size[key] = entry.size
             if entry.checksum:
                 cache.checksum[key] = entry.checksum
+        for path, local in self.provider.staging.under(self._loc.datastore, folder):
+            key = self.cache_key(self._suffix(path))
+            cache.exists_in_storage[key] = True
+            cache.mtime[key] = Mtime(storage=local.mtime)
+            cache.size[key] = local.size
+            cache.checksum.pop(key, None)
         if complete and done is not None:
             done.add(parent_key)
 
     # --- reading -------------------------------------------------------------------------
+
+    def _staged(self) -> LocalFile | None:
+        """A local input the run uploads before its first job (see staging.py)."""
+        return self.provider.staging.get(self._loc.query)
 
     def _blob(self) -> BlobEntry | None:
         return self._store.stat(self._loc.path)
@@ -105,13 +119,21 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, St
         return entries
 
     def exists(self) -> bool:
+        if self._staged():
+            return True
         return self._blob() is not None or self._store.is_folder(self._loc.path)
 
     def mtime(self) -> float:
+        staged = self._staged()
+        if staged:
+            return staged.mtime
         blob = self._blob()
         return blob.mtime if blob else max(e.mtime for e in self._folder_entries())
 
     def size(self) -> int:
+        staged = self._staged()
+        if staged:
+            return staged.size
         blob = self._blob()
         if blob:
             return blob.size
@@ -123,10 +145,14 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, St
         return blob.size if blob else sum(e.size for e in self._folder_entries())
 
     def checksum(self) -> str | None:
+        if self._staged():  # the blob, if any, may still hold older content
+            return None
         blob = self._blob()
         return blob.checksum if blob else None
 
     def retrieve_object(self) -> None:
+        if self._staged():  # a job of this process needs it before any executor uploaded it
+            self.provider.upload_staged()
         blob = self._blob()
         if blob:
             self._store.retrieve_file(blob, self.local_path())
@@ -157,3 +183,9 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, St
             raise WorkflowError(f"{self.query}: wildcards are not allowed in the datastore name")
         entries, _ = self._store.list(prefix[len(head) :])
         return [make_query(self._loc.datastore, e.name) for e in entries]
+
+
+@functools.lru_cache(maxsize=256)
+def _inventory_key(local_prefix: Path, datastore: str, root: str) -> str:
+    """cache_key() of an inventory root: Snakemake asks every file for it, and they share few."""
+    return str(local_prefix / (f"{datastore}/{root}" if root else datastore))

@@ -1,4 +1,5 @@
-"""Job routes (ARM) and the run-history routes behind `jobs.stream` / `jobs.download`."""
+"""Job routes (ARM) and the run-history routes behind `jobs.stream` / `jobs.download`, plus
+run history's batch lookup by run ids (one request for many jobs' statuses)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .context import Context
-from .errors import bad_request
+from .errors import ServiceError, bad_request
 from .jobs import TERMINAL, log_ref
 from .routing import Request, Response, Router
 from .runner import LOG_NAME
@@ -81,6 +82,18 @@ def register(router: Router, ctx: Context) -> None:
             raise bad_request("runId is required.")
         return Response(body={"runMetadata": {**_run(ctx, name), "outputs": {}}})
 
+    def runs_by_ids(req: Request) -> Response:
+        experiment = req.params["experimentName"]
+        runs, errors = {}, {}
+        for run_id in _run_ids(req.json()):
+            record = _run_in(ctx, experiment, run_id)
+            if record is None:
+                message = f"Run '{run_id}' was not found in experiment '{experiment}'."
+                errors[run_id] = ServiceError(404, "UserError", message).body()
+            else:
+                runs[run_id] = record
+        return Response(body={"runs": runs, "errors": errors})
+
     router.add("PUT", "{WS}/jobs/{name}", put_job)
     router.add("GET", "{WS}/jobs/{name}", get_job)
     router.add("GET", "{WS}/jobs", list_jobs)
@@ -89,6 +102,7 @@ def register(router: Router, ctx: Context) -> None:
     router.add("GET", f"{HISTORY}/runs/{{runId}}", run)
     router.add("GET", f"{HISTORY}/runs/{{runId}}/details", run_details)
     router.add("POST", f"{HISTORY}/rundata", run_data)
+    router.add("POST", f"{HISTORY}/experiments/{{experimentName}}/runs/runIds", runs_by_ids)
 
 
 def _run(ctx: Context, name: str) -> dict[str, Any]:
@@ -105,3 +119,20 @@ def _run(ctx: Context, name: str) -> dict[str, Any]:
         "properties": props.get("properties") or {},
         **{k: v for k, v in record.items() if k in ("startTimeUtc", "endTimeUtc", "error")},
     }
+
+
+def _run_ids(body: Any) -> list[str]:
+    """The `runIds` of a GetRunsByIds body; a 400 for anything else."""
+    ids = body.get("runIds") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise bad_request("The body must be a JSON object with a 'runIds' list of strings.")
+    return ids
+
+
+def _run_in(ctx: Context, experiment: str, run_id: str) -> dict[str, Any] | None:
+    """The run's record when it is a job of that experiment, else None."""
+    try:
+        record = _run(ctx, run_id)
+    except ServiceError:  # no such job
+        return None
+    return record if record["experimentId"] == experiment else None

@@ -54,9 +54,13 @@ class AmlRun:
             "SNAKEMAKE_AML_ENDPOINT": s.base_url,
         }
 
+    @property
+    def path(self) -> str:
+        """The prefix's folder in the datastore's container."""
+        return self.prefix.split("/paths/", 1)[1]
+
     def blob_names(self) -> set[str]:
-        path = self.prefix.split("/paths/", 1)[1]
-        return {b.name for b in self.service.container().list_blobs(name_starts_with=path)}
+        return {b.name for b in self.service.container().list_blobs(name_starts_with=self.path)}
 
     def run_jobs(self, tag_key: str | None = None) -> list:
         """Jobs in the service (all, or those carrying a tag key)."""

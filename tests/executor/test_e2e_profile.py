@@ -6,27 +6,27 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.fixtures.workflow import copy_workflow, make_demo_data, snakemake
 
 
-def upload(run, folder: Path, base: Path) -> None:
-    """Inputs into the datastore under the run's prefix, where the default storage maps them."""
-    path = run.prefix.split("/paths/", 1)[1]
-    container = run.service.container()
-    for f in folder.rglob("*"):
-        if f.is_file():
-            with f.open("rb") as data:
-                container.upload_blob(f"{path}/{f.relative_to(base)}", data, overwrite=True)
+def track_sources(wf: Path, *extra: str) -> None:
+    """A user's checkout: Snakemake ships only git-tracked sources to remote jobs."""
+    subprocess.run(["git", "init", "-q"], cwd=wf, check=True)
+    subprocess.run(
+        ["git", "add", "Snakefile", "rules", "envs", "config", *extra], cwd=wf, check=True
+    )
 
 
 @pytest.fixture
 def aml_workflow(tmp_path, aml_run):
+    """The demo data in the workflow folder, local only: the run itself puts it on the datastore."""
     wf = copy_workflow(tmp_path / "wf")
     make_demo_data(wf / "demo", "--pairs", "300", "--genome-size", "20000")
     sheet = wf / "demo" / "samples.tsv"  # paths relative to the workflow, as storage maps them
     sheet.write_text(sheet.read_text().replace(f"{wf}/", ""))
-    upload(aml_run, wf / "demo", wf)
+    track_sources(wf, "demo/samples.tsv")
     return wf
 
 
@@ -67,6 +67,7 @@ def test_dry_run_contacts_only_storage_and_never_imports_azure_ai_ml(aml_run, am
     assert any("aml_bridge.executor" in line for line in imported)  # the plugin was loaded
     assert not [line for line in imported if "azure.ai.ml" in line]
     assert aml_run.service.requests() == []
+    assert aml_run.blob_names() == set()  # the local inputs were planned from, not uploaded
 
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sarscov2"
@@ -79,20 +80,18 @@ def alignments(bam: Path) -> list[str]:
 
 
 def prepare(wf: Path, sheet_rows: list[str], reference: str) -> None:
-    """A user's checkout: sources and sample sheet tracked by git (Snakemake ships what git
-    tracks to remote jobs); the data itself stays out of git and goes to the datastore."""
+    """Sample sheet and config tracked by git; the data stays out of git and local: the run
+    uploads it to the datastore."""
     (wf / "config" / "samples.tsv").write_text("\n".join(["sample\tunit\tfq1\tfq2", *sheet_rows]))
     (wf / "config" / "aml.yaml").write_text(
         f"samples: config/samples.tsv\nreference: {reference}\n"
     )
-    subprocess.run(["git", "init", "-q"], cwd=wf, check=True)
-    subprocess.run(["git", "add", "Snakefile", "rules", "envs", "config"], cwd=wf, check=True)
+    track_sources(wf)
 
 
 def download(run, name: str, dest: Path) -> Path:
-    path = run.prefix.split("/paths/", 1)[1]
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_bytes(run.service.container().download_blob(f"{path}/{name}").readall())
+    dest.write_bytes(run.service.container().download_blob(f"{run.path}/{name}").readall())
     return dest
 
 
@@ -102,9 +101,17 @@ def local_and_aml_runs(tmp_path, aml_run, data: Path, rows: list[str], reference
     for wf in (local, remote):
         shutil.copytree(data, wf / "data")
         prepare(wf, rows, reference)
-    upload(aml_run, remote / "data", remote)
     snakemake(local, "--cores", "2", "--configfile", "config/aml.yaml")
-    snakemake(remote, *profile_args(aml_run, "--configfile", "config/aml.yaml", "--retries", "0"))
+    args = profile_args(aml_run, "--configfile", "config/aml.yaml", "--retries", "0")
+    first = snakemake(remote, *args)
+    inputs = len(rows) * 2 + 1
+    assert f"aml: {inputs} local input(s) on the datastore" in first.stderr
+    uploaded = aml_run.blob_names()
+    for path in (p for row in rows for p in row.split("\t")[2:4]):
+        assert f"{aml_run.path}/{path}" in uploaded
+    # a rerun with unchanged inputs uploads nothing and has nothing to do
+    again = snakemake(remote, *args)
+    assert "Nothing to be done" in again.stdout + again.stderr
     return local, remote
 
 
@@ -143,7 +150,6 @@ def test_truncated_fastq_stops_the_run_with_azure_ml_error_and_log(tmp_path, aml
     r1.write_bytes(r1.read_bytes()[:5000])
     reads = ["data/reads/B_L001_R1.fastq.gz", "data/reads/B_L001_R2.fastq.gz"]
     prepare(wf, ["\t".join(["trunc", "1", *reads])], "data/reference.fa")
-    upload(aml_run, wf / "data", wf)
     proc = snakemake(
         wf, *profile_args(aml_run, "--configfile", "config/aml.yaml", "--retries", "0"), check=False
     )
@@ -153,3 +159,24 @@ def test_truncated_fastq_stops_the_run_with_azure_ml_error_and_log(tmp_path, aml
     [log] = (wf / ".snakemake" / "aml_logs" / "bwa_mem").glob("*/1.log")
     assert "B_L001_R1.fastq.gz is truncated or not valid gzip" in log.read_text()
     assert not [name for name in aml_run.blob_names() if name.endswith(".bam")]
+
+
+def test_aml_profile_values_reach_the_job_specs(tmp_path, aml_run, aml_workflow):
+    """Both profiles apply under --profile aml (the workflow profile on top): the aml profile's
+    per-rule settings must still be what the Azure ML jobs get."""
+    specs = tmp_path / "specs"
+    proc = snakemake(
+        aml_workflow,
+        *profile_args(aml_run, *DEMO, "--aml-spec-dir", str(specs), "--retries", "0"),
+        check=False,
+    )
+    assert "job not submitted (--aml-spec-dir)" in proc.stderr
+    by_rule: dict[str, dict] = {}
+    for path in specs.glob("*.yaml"):
+        spec = yaml.safe_load(path.read_text())
+        by_rule[spec["tags"]["snakemake_rule"]] = spec
+    assert by_rule["bwa_index"]["resources"]["instance_type"] == "Standard_E4s_v3"
+    assert by_rule["bwa_index"]["limits"]["timeout"] == 240 * 60
+    assert by_rule["fastqc"]["resources"]["instance_type"] == "Standard_D2s_v3"
+    assert by_rule["fastqc"]["limits"]["timeout"] == 60 * 60  # the default profile's runtime
+    assert aml_run.service.requests() == []  # specs only: nothing submitted

@@ -8,7 +8,7 @@ import time
 from aml_bridge.translate import RUN_TAG, run_tag_key
 from tests.fixtures.workflow import snakemake
 
-JOBS_ROUTE = "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/jobs"
+RUNS_BY_IDS = "/experiments/{experimentName}/runs/runIds"
 
 
 def routes(service, method: str, suffix: str) -> int:
@@ -33,9 +33,9 @@ def test_small_workflow_runs_as_azure_ml_jobs(aml_run, small_workflow):
     assert len(jobs) == 4 and {j.status for j in jobs} == {"Completed"}
     assert {j.display_name for j in jobs} == {"make[s=a]", "make[s=b]", "upper[s=a]", "upper[s=b]"}
     assert {j.tags[RUN_TAG] for j in jobs} == {run_id}
-    # status: one list request per round for all jobs, never a GET per job
+    # status: batch lookups by run id for all jobs, never a GET per job
     assert routes(aml_run.service, "GET", "/jobs/{name}") == 0
-    assert routes(aml_run.service, "GET", "/jobs") >= 1
+    assert routes(aml_run.service, "POST", RUNS_BY_IDS) >= 1
     # secrets stay out of job specs and command lines
     secret = os.environ["SNAKEMAKE_STORAGE_AZUREML_CONNECTION_STRING"]
     for job in jobs:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import configargparse
 import pytest
+import yaml
 from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry
 
@@ -106,3 +107,12 @@ def test_experiment_defaults_to_a_valid_name_from_the_folder():
     assert experiment_name("my workflow (v2)") == "my_workflow__v2_"
     assert experiment_name("main") == "main"
     assert experiment_name("...") == "snakemake"
+
+
+def test_aml_profile_shares_no_key_with_the_workflow_profile():
+    """Snakemake applies profiles/default on top of --profile aml, key by key: a key in both
+    would silently replace the aml value (e.g. set-resources with its instance types)."""
+    root = Path(__file__).resolve().parents[2] / "workflow_profiles"
+    default = yaml.safe_load((root / "default" / "config.yaml").read_text())
+    aml = yaml.safe_load((root / "aml" / "config.yaml").read_text())
+    assert not set(default) & set(aml)

@@ -162,3 +162,27 @@ def test_every_variant_loads_with_load_job(inline):
     for variant in variants:
         spec = build_spec(RUN, variant)
         assert loaded(spec.to_yaml(inline_environment=inline)).name == spec.name
+
+
+BUNDLE = "azureml://datastores/workspaceblobstore/paths/out/.snakemake/aml/plugins/0123abcd/"
+
+
+def test_plugin_bundle_is_a_read_only_input_first_on_pythonpath():
+    run = RunContext(**{**RUN.__dict__, "plugin_bundle": BUNDLE})
+    spec = build_spec(run, facts()).to_yaml()
+    assert spec["inputs"] == {
+        "snakemake_plugins": {"type": "uri_folder", "path": BUNDLE, "mode": "ro_mount"}
+    }
+    assert spec["command"] == (
+        'export PYTHONPATH="${{inputs.snakemake_plugins}}${PYTHONPATH:+:$PYTHONPATH}" && '
+        + facts().command
+    )
+    job = loaded(spec)
+    assert job.inputs["snakemake_plugins"].path == BUNDLE
+    assert job.inputs["snakemake_plugins"].mode == "ro_mount"
+    assert job.command == spec["command"]
+
+
+def test_without_plugin_bundle_no_input_and_the_command_as_is():
+    spec = build_spec(RUN, facts()).to_yaml()
+    assert "inputs" not in spec and spec["command"] == facts().command

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.workflow import copy_workflow, write_fastq
+from tests.fixtures.workflow import copy_workflow, git_track, write_fastq
 
 THREE_RULES = """
 SAMPLES = ["a", "b"]
@@ -134,12 +134,12 @@ def test_dry_run_over_2000_inputs_needs_few_list_requests(
 
 @pytest.mark.timeout(300)
 def test_aml_profile_dry_run_of_the_workflow_costs_one_listing(
-    tmp_path, storage_env, storage_service, storage_container, storage_proxy, azurite
+    tmp_path, storage_env, storage_proxy, azurite
 ):
-    """The real workflow, 100 samples, inputs on the datastore: outputs, logs and benchmarks
-    that do not exist yet must not cost a request each (inventory root, constant disk_mb)."""
+    """The real workflow, 100 samples, inputs still local (the dry run plans from them and
+    uploads nothing): outputs, logs and benchmarks that do not exist yet must not cost a
+    request each either (inventory root, constant disk_mb)."""
     wf = copy_workflow(tmp_path / "wf")
-    blobs = storage_service.get_container_client(storage_container)
     rows = ["sample\tunit\tfq1\tfq2"]
     (wf / "data").mkdir()
     (wf / "data" / "ref.fa").write_text(">chr1\n" + "ACGT" * 100 + "\n")
@@ -149,9 +149,7 @@ def test_aml_profile_dry_run_of_the_workflow_costs_one_listing(
             write_fastq(wf / path, [f"r{i}"])
         rows.append("\t".join([f"S{i}", "1", *pair]))
     (wf / "data" / "samples.tsv").write_text("\n".join(rows) + "\n")
-    with ThreadPoolExecutor(16) as pool:
-        files = [f for f in (wf / "data").iterdir()]
-        list(pool.map(lambda f: blobs.upload_blob(f"dry/data/{f.name}", f.read_bytes()), files))
+    git_track(wf, "data/samples.tsv")
     env = {
         **storage_env,
         "SNAKEMAKE_STORAGE_AZUREML_ACCOUNT_URL": storage_proxy.endpoint(azurite.account),
@@ -165,3 +163,4 @@ def test_aml_profile_dry_run_of_the_workflow_costs_one_listing(
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "bwa_mem" in proc.stdout
     assert storage_proxy.count() <= 3, storage_proxy.requests[:20]
+    assert storage_proxy.count(lambda method, path: method != "GET") == 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.workflow import snakemake, write_fastq
+from tests.fixtures.workflow import git_track, snakemake, write_fastq
 
 REFERENCE = ">chr1\n" + "ACGT" * 100 + "\n"
 
@@ -163,3 +163,39 @@ def test_broken_pairs_fail_their_job_and_leave_no_bam(workflow: Path, demo_data:
     assert (
         "FastQC could not read" in (workflow / "logs" / "fastqc" / "trunc" / "1_R1.log").read_text()
     )
+
+
+def storage_dry_run(wf: Path, *config: str) -> str:
+    """A dry run with data in a default storage (as under the aml profile) whose account is a
+    closed port: these errors must come from the Snakefile, before any storage request."""
+    (wf / "ref.fa").write_text(REFERENCE)
+    proc = snakemake(
+        wf, "-n",
+        "--default-storage-provider", "azureml",
+        "--default-storage-prefix", "azureml://datastores/workspaceblobstore/paths/run",
+        "--storage-azureml-account-url", "http://127.0.0.1:9/devstoreaccount1",
+        "--storage-azureml-container", "closed",
+        "--config", "reference=ref.fa", *config,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    return proc.stdout + proc.stderr
+
+
+def test_remote_jobs_need_a_git_tracked_sheet(workflow: Path) -> None:
+    fq1, fq2 = pair(workflow, "a")
+    out = storage_dry_run(workflow, sheet(workflow, [("a", "1", fq1, fq2)]))
+    assert "Sample sheet sheet.tsv must be inside the working directory and tracked by git" in out
+    assert "reads_dir works for local runs only" in storage_dry_run(workflow, "reads_dir=fq")
+
+
+def test_remote_inputs_outside_the_working_directory(workflow: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    write_fastq(outside / "x_R1.fastq.gz", ["r1"])
+    write_fastq(outside / "x_R2.fastq.gz", ["r1"])
+    rows = [("x", "1", "../elsewhere/x_R1.fastq.gz", "../elsewhere/x_R2.fastq.gz")]
+    config = sheet(workflow, rows)
+    git_track(workflow, "sheet.tsv")
+    out = storage_dry_run(workflow, config)
+    assert "../elsewhere/x_R1.fastq.gz lies outside the working directory" in out

@@ -1,0 +1,80 @@
+"""Local input files staged for the datastore.
+
+Under a default storage (the aml profile) Snakemake addresses a local input `data/x.fq.gz` as
+`<prefix>/data/x.fq.gz`, where remote jobs will look for it. The workflow stages such files in
+its main process. Until they are uploaded the storage reports them with their local size and
+mtime, so a dry run plans as if they were there without moving a byte; the run uploads them
+before its first job, skipping those the datastore already holds unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .query import BlobLocation, InvalidQuery, parse_query
+
+
+class StagingError(ValueError):
+    """A local input that cannot be staged (the message names the file)."""
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: Path
+    size: int
+    mtime: float
+
+
+def staged_location(prefix: str, path: str) -> BlobLocation:
+    """Where Snakemake's default storage puts local `path` (the same address it computes)."""
+    relative = os.path.normpath(path)
+    if os.path.isabs(relative) or relative.split(os.sep)[0] == "..":
+        raise StagingError(
+            f"{path} lies outside the working directory: under a default storage its address "
+            f"would be {prefix.rstrip('/')}/{relative}, which no datastore path can be. Copy or "
+            "link the file into the working directory."
+        )
+    try:
+        return parse_query(f"{prefix.rstrip('/')}/{relative}")
+    except InvalidQuery as e:
+        raise StagingError(f"{path} cannot be put on the datastore: {e}") from None
+
+
+class Staging:
+    """Staged files by query. Facts are taken when staged: a file edited during the run is
+    uploaded as it is then, and the next run sees the change."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, LocalFile] = {}
+        self.locations: dict[str, BlobLocation] = {}
+
+    def add(self, prefix: str, paths: Iterable[str]) -> None:
+        for path in paths:
+            location = staged_location(prefix, path)
+            try:
+                stat = os.stat(path)
+            except OSError as e:
+                raise StagingError(f"cannot stage {path}: {e.strerror}") from None
+            self.files[location.query] = LocalFile(Path(path), stat.st_size, stat.st_mtime)
+            self.locations[location.query] = location
+
+    def get(self, query: str) -> LocalFile | None:
+        return self.files.get(query)
+
+    def under(self, datastore: str, folder: str) -> list[tuple[str, LocalFile]]:
+        """(blob path, file) of the staged files in `folder` of `datastore` ("" is all)."""
+        head = f"{folder}/" if folder else ""
+        return [
+            (loc.path, self.files[query])
+            for query, loc in self.locations.items()
+            if loc.datastore == datastore and loc.path.startswith(head)
+        ]
+
+    def by_datastore(self) -> dict[str, dict[str, LocalFile]]:
+        grouped: dict[str, dict[str, LocalFile]] = {}
+        for query, loc in self.locations.items():
+            grouped.setdefault(loc.datastore, {})[loc.path] = self.files[query]
+        return grouped

@@ -1,0 +1,124 @@
+"""Local inputs staged for the datastore: planned from local facts, uploaded once, skipped while
+unchanged (Azurite behind the counting proxy)."""
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from snakemake.io import IOCache
+from snakemake_interface_common.exceptions import WorkflowError
+
+PREFIX = "azureml://datastores/workspaceblobstore/paths/run"
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def inputs(tmp_path, monkeypatch):
+    """A working directory with two FASTQs and a reference, as the sample sheet names them."""
+    monkeypatch.chdir(tmp_path)
+    files = {
+        "data/reads/A_R1.fastq.gz": os.urandom(3000),
+        "data/reads/A_R2.fastq.gz": os.urandom(3000),
+        "data/ref.fa": b">chr1\nACGT\n",
+    }
+    for name, data in files.items():
+        write(tmp_path / name, data)
+    return files
+
+
+@pytest.fixture
+def proxied(storage_proxy, storage_provider, storage_container, azurite):
+    def make():
+        return storage_provider(
+            storage_container, account_url=storage_proxy.endpoint(azurite.account)
+        )
+
+    return make
+
+
+def blob_names(storage_service, container: str) -> dict[str, bytes]:
+    blobs = storage_service.get_container_client(container)
+    return {b.name: blobs.download_blob(b.name).readall() for b in blobs.list_blobs()}
+
+
+def test_staged_inputs_are_planned_without_upload(inputs, proxied, storage_proxy):
+    """What a dry run sees: the inputs exist with their local size and mtime; the whole
+    inventory is one listing and nothing is written."""
+    provider = proxied()
+    provider.stage_local_files(PREFIX, list(inputs))
+    cache = IOCache(max_wait_time=10)
+    objects = {name: provider.object(f"{PREFIX}/{name}") for name in inputs}
+    absent = provider.object(f"{PREFIX}/results/mapped/A.bam")
+
+    async def inventory_all():
+        for obj in [*objects.values(), absent]:
+            await obj.inventory(cache)
+
+    asyncio.run(inventory_all())
+    assert storage_proxy.count() == 1  # one listing, no HEAD, no PUT
+    for name, obj in objects.items():
+        key = obj.cache_key()
+        assert cache.exists_in_storage[key] is True
+        assert cache.size[key] == len(inputs[name])
+        assert cache.mtime[key].storage() == os.stat(name).st_mtime
+        assert obj.exists() and obj.size() == len(inputs[name])
+    assert absent.cache_key() not in dict(cache.exists_in_storage)
+    assert storage_proxy.count() == 1
+    assert provider.stats.uploaded_bytes == 0
+
+
+def test_upload_once_then_skip_unchanged_then_resend_changed(
+    inputs, proxied, storage_proxy, storage_service, storage_container
+):
+    provider = proxied()
+    provider.stage_local_files(PREFIX, list(inputs))
+    provider.upload_staged()
+    provider.upload_staged()  # a second call in the same run does nothing
+    total = sum(len(d) for d in inputs.values())
+    assert provider.stats.uploaded_bytes == total
+    stored = blob_names(storage_service, storage_container)
+    assert stored == {f"run/{name}": data for name, data in inputs.items()}
+    uploaded = provider.object(f"{PREFIX}/data/ref.fa")
+    assert uploaded._blob().mtime == os.stat("data/ref.fa").st_mtime  # local mtime kept
+
+    # the next run: one listing decides, nothing is hashed or sent
+    storage_proxy.reset()
+    rerun = proxied()
+    rerun.stage_local_files(PREFIX, list(inputs))
+    rerun.upload_staged()
+    assert rerun.stats.uploaded_bytes == 0
+    assert rerun.stats.skipped_uploads == len(inputs)
+    assert storage_proxy.count() == 1
+
+    # touched but identical: no upload, only the recorded mtime follows the file
+    os.utime("data/ref.fa", (1_700_000_000, 1_700_000_000))
+    write(Path("data/reads/A_R1.fastq.gz"), os.urandom(3000))  # same size, new content
+    third = proxied()
+    third.stage_local_files(PREFIX, list(inputs))
+    third.upload_staged()
+    assert third.stats.uploaded_bytes == 3000
+    assert third.object(f"{PREFIX}/data/ref.fa")._blob().mtime == 1_700_000_000
+    stored = blob_names(storage_service, storage_container)
+    assert stored["run/data/reads/A_R1.fastq.gz"] == Path("data/reads/A_R1.fastq.gz").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("../elsewhere/A_R1.fastq.gz", "outside the working directory"),
+        ("/abs/A_R1.fastq.gz", "outside the working directory"),
+    ],
+)
+def test_inputs_outside_the_working_directory_are_refused_by_name(
+    path, reason, storage_provider, storage_container
+):
+    provider = storage_provider(storage_container)
+    with pytest.raises(WorkflowError, match=reason) as error:
+        provider.stage_local_files(PREFIX, [path])
+    assert path in str(error.value)
