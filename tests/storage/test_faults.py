@@ -4,21 +4,14 @@ import hashlib
 import os
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from snakemake_interface_common.exceptions import WorkflowError
 
 from tests.fixtures.azurite import Azurite, free_port
-from tests.fixtures.storage import FaultProxy
+from tests.fixtures.storage import FaultProxy, write
 
 Q = "azureml://datastores/workspaceblobstore/paths"
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
 
 
 @pytest.fixture

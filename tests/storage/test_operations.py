@@ -11,18 +11,14 @@ from azure.storage.blob import ContentSettings
 from snakemake.io import IOCache
 from snakemake_interface_common.exceptions import WorkflowError
 
+from tests.fixtures.storage import write
+
 Q = "azureml://datastores/workspaceblobstore/paths"
 
 
 def md5_of(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "md5").hexdigest()
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
 
 
 def blob_md5(container_client, name: str) -> str:

@@ -9,13 +9,9 @@ import pytest
 from snakemake.io import IOCache
 from snakemake_interface_common.exceptions import WorkflowError
 
+from tests.fixtures.storage import write
+
 PREFIX = "azureml://datastores/workspaceblobstore/paths/run"
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
 
 
 @pytest.fixture
