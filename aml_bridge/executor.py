@@ -106,12 +106,12 @@ class Executor(RemoteExecutor):
         already there unchanged are skipped); dry runs never get here, so they upload nothing."""
         provider = self.workflow.storage_registry.default_storage_provider
         upload = getattr(provider, "upload_staged", None)
-        if upload is None or not provider.staging.files:
+        if upload is None or not provider.staging:
             return
         before = provider.stats.uploaded_bytes
         upload()
         self.logger.info(
-            f"aml: {len(provider.staging.files)} local input(s) on the datastore "
+            f"aml: {len(provider.staging)} local input(s) on the datastore "
             f"({(provider.stats.uploaded_bytes - before) / 1e6:.1f} MB uploaded)"
         )
 

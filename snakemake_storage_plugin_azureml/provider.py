@@ -94,7 +94,7 @@ class StorageProvider(StorageProviderBase):
             if self._staged_uploaded:
                 return
             for name, files in self.staging.by_datastore().items():
-                self.datastore(name).sync_files({path: f.path for path, f in files.items()})
+                self.datastore(name).sync_files(files)
             self._staged_uploaded = True
 
     @classmethod

@@ -26,6 +26,7 @@ class LocalFile:
     path: Path
     size: int
     mtime: float
+    location: BlobLocation  # where Snakemake's default storage addresses it
 
 
 def staged_location(prefix: str, path: str) -> BlobLocation:
@@ -49,7 +50,9 @@ class Staging:
 
     def __init__(self) -> None:
         self.files: dict[str, LocalFile] = {}
-        self.locations: dict[str, BlobLocation] = {}
+
+    def __len__(self) -> int:
+        return len(self.files)
 
     def add(self, prefix: str, paths: Iterable[str]) -> None:
         for path in paths:
@@ -58,23 +61,25 @@ class Staging:
                 stat = os.stat(path)
             except OSError as e:
                 raise StagingError(f"cannot stage {path}: {e.strerror}") from None
-            self.files[location.query] = LocalFile(Path(path), stat.st_size, stat.st_mtime)
-            self.locations[location.query] = location
+            self.files[location.query] = LocalFile(
+                Path(path), stat.st_size, stat.st_mtime, location
+            )
 
     def get(self, query: str) -> LocalFile | None:
         return self.files.get(query)
 
-    def under(self, datastore: str, folder: str) -> list[tuple[str, LocalFile]]:
-        """(blob path, file) of the staged files in `folder` of `datastore` ("" is all)."""
+    def under(self, datastore: str, folder: str) -> list[LocalFile]:
+        """The staged files in `folder` of `datastore` ("" is all of it)."""
         head = f"{folder}/" if folder else ""
         return [
-            (loc.path, self.files[query])
-            for query, loc in self.locations.items()
-            if loc.datastore == datastore and loc.path.startswith(head)
+            f
+            for f in self.files.values()
+            if f.location.datastore == datastore and f.location.path.startswith(head)
         ]
 
-    def by_datastore(self) -> dict[str, dict[str, LocalFile]]:
-        grouped: dict[str, dict[str, LocalFile]] = {}
-        for query, loc in self.locations.items():
-            grouped.setdefault(loc.datastore, {})[loc.path] = self.files[query]
+    def by_datastore(self) -> dict[str, dict[str, Path]]:
+        """{datastore: {blob path: local path}}, what an upload needs."""
+        grouped: dict[str, dict[str, Path]] = {}
+        for f in self.files.values():
+            grouped.setdefault(f.location.datastore, {})[f.location.path] = f.path
         return grouped

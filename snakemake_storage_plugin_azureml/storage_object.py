@@ -94,8 +94,8 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, St
             cache.size[key] = entry.size
             if entry.checksum:
                 cache.checksum[key] = entry.checksum
-        for path, local in self.provider.staging.under(self._loc.datastore, folder):
-            key = self.cache_key(self._suffix(path))
+        for local in self.provider.staging.under(self._loc.datastore, folder):
+            key = self.cache_key(self._suffix(local.location.path))
             cache.exists_in_storage[key] = True
             cache.mtime[key] = Mtime(storage=local.mtime)
             cache.size[key] = local.size
