@@ -84,7 +84,7 @@ class AmlClient:
         s = self.settings
         # retry_total=0: azure-core would otherwise retry underneath our own retries
         if s.endpoint:
-            from aml_bridge.local_service.connect import ml_client
+            from aml_local.connect import ml_client
 
             return ml_client(
                 s.endpoint, s.subscription, s.resource_group, s.workspace, retry_total=0

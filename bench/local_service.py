@@ -1,4 +1,4 @@
-"""Throughput and overhead of the local Azure ML service (aml_bridge.local_service).
+"""Throughput and overhead of the local Azure ML service (aml_local).
 
 Run: python3 bench/local_service.py [--jobs 200] [--nodes 4]
 Prints, from one run: jobs accepted per second through the SDK (`jobs.create_or_update`) and
@@ -49,7 +49,7 @@ def wait_all_done(service: AmlService, ml, tag: str, count: int) -> None:
 
 def raw_put_rate(service: AmlService, body: dict, count: int, tag: str) -> float:
     """Jobs accepted per second by REST PUTs with a prepared body (no SDK work per job)."""
-    from aml_bridge.local_service.connect import LocalServiceCredential
+    from aml_local.connect import LocalServiceCredential
 
     token = LocalServiceCredential().get_token(service.base_url + "/.default").token
     tls = ssl.create_default_context(cafile=service.ca_bundle)

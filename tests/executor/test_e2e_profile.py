@@ -70,7 +70,7 @@ def test_dry_run_contacts_only_storage_and_never_imports_azure_ai_ml(aml_run, am
     assert aml_run.blob_names() == set()  # the local inputs were planned from, not uploaded
 
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sarscov2"
+SARSCOV2 = Path(__file__).resolve().parents[1] / "data" / "sarscov2"
 
 
 def alignments(bam: Path) -> list[str]:
@@ -135,7 +135,7 @@ def test_aml_profile_runs_the_workflow_like_a_local_run(tmp_path, aml_run):
 
 def test_aml_profile_on_real_sarscov2_reads(tmp_path, aml_run):
     rows = ["\t".join(["sars", "1", "data/test_1.fastq.gz", "data/test_2.fastq.gz"])]
-    local, remote = local_and_aml_runs(tmp_path, aml_run, SHARED, rows, "data/genome.fasta")
+    local, remote = local_and_aml_runs(tmp_path, aml_run, SARSCOV2, rows, "data/genome.fasta")
     bam = download(aml_run, "results/mapped/sars.bam", tmp_path / "sars.bam")
     assert alignments(bam) == alignments(local / "results/mapped/sars.bam")
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 TERMINAL = {"Completed", "Failed", "Canceled"}
-READS = "../shared/data/sarscov2/test_1.fastq.gz"
+READS = str(Path(__file__).resolve().parents[1] / "data" / "sarscov2" / "test_1.fastq.gz")
 
 
 def ensure_environment(ml: Any, name: str = "genomics", version: str = "1") -> str:
@@ -57,7 +58,7 @@ def api_call(
     import urllib.error
     import urllib.request
 
-    from aml_bridge.local_service.connect import LocalServiceCredential
+    from aml_local.connect import LocalServiceCredential
 
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(service.base_url + path, data, method=method)

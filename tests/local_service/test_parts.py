@@ -8,12 +8,12 @@ import time
 import jwt
 import pytest
 
-from aml_bridge.local_service.bindings import duration_seconds, parse_data_uri, substitute
-from aml_bridge.local_service.connect import LocalServiceCredential, cloud_metadata
-from aml_bridge.local_service.errors import ServiceError
-from aml_bridge.local_service.faults import FaultInjector, FaultSettings
-from aml_bridge.local_service.scheduler import Scheduler
-from aml_bridge.local_service.validation import validate
+from aml_local.bindings import duration_seconds, parse_data_uri, substitute
+from aml_local.connect import LocalServiceCredential, cloud_metadata
+from aml_local.errors import ServiceError
+from aml_local.faults import FaultInjector, FaultSettings
+from aml_local.scheduler import Scheduler
+from aml_local.validation import validate
 
 
 def test_validation_names_missing_fields_and_unknown_job_types():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.workflow import SHARED_DATA, copy_workflow, snakemake
+from tests.fixtures.workflow import TEST_DATA, copy_workflow, snakemake
 from tests.workflow.helpers import (
     fastqc_filename,
     job_counts,
@@ -117,7 +117,7 @@ def test_changed_reference_reruns_index_and_alignments_but_not_fastqc(run: Path)
 
 def test_real_sarscov2_reads(tmp_path: Path) -> None:
     wf = copy_workflow(tmp_path / "wf")
-    data = SHARED_DATA / "sarscov2"
+    data = TEST_DATA / "sarscov2"
     (wf / "sheet.tsv").write_text(
         "sample\tunit\tfq1\tfq2\n"
         f"ERR5069949\trun1\t{data}/test_1.fastq.gz\t{data}/test_2.fastq.gz\n"

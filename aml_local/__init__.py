@@ -1,4 +1,4 @@
 """A local stand-in for the Azure ML control plane, for end-to-end tests without a subscription.
 
-Run it with `python -m aml_bridge.local_service`; point `MLClient` at it with `connect.py`.
+Run it with `python -m aml_local`; point `MLClient` at it with `connect.py`.
 """

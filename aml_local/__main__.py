@@ -1,4 +1,4 @@
-"""`python -m aml_bridge.local_service --state-dir DIR [--port 0] ...`
+"""`python -m aml_local --state-dir DIR [--port 0] ...`
 
 Prints one JSON line (base_url, ca_bundle, subscription_id, resource_group, workspace, ...)
 once it listens, then serves until SIGTERM/SIGINT. Storage comes from the environment
@@ -20,7 +20,7 @@ INHERITED_CLOUD_ENV = "AZUREML_CURRENT_CLOUD"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m aml_bridge.local_service", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m aml_local", description=__doc__)
     p.add_argument("--state-dir", type=Path, required=True, help="state kept across restarts")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     # Unset options keep ServiceConfig's defaults (the workspace's), defined in one place.
