@@ -41,6 +41,7 @@ class Executor(RemoteExecutor):
         aml_settings.validate(self.settings)
         s = self.settings
         self.run_id = s.run_id or uuid.uuid4().hex[:8]
+        self._server_wait: float | None = None  # set by _log_retry, from the first call on
         self.client = AmlClient(s, on_retry=self._log_retry)
         clusters = self._read_clusters()  # before any upload: a missing cluster ends the run
         env_vars, withheld = job_env_vars(self.envvars())
@@ -63,7 +64,6 @@ class Executor(RemoteExecutor):
         )
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
         self.next_seconds_between_status_checks = s.status_interval
-        self._server_wait: float | None = None
         self._missing: dict[str, int] = {}
         self.logger.info(
             f"aml: run {self.run_id}, experiment {self.run.experiment}, compute "
