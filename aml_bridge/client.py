@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from aml_bridge.clusters import Cluster, by_size
 from aml_bridge.environments import EnvironmentSpec
 from aml_bridge.retry import Backoff, call_with_retries
 from aml_bridge.settings import ExecutorSettings
@@ -55,6 +56,13 @@ def _status(value) -> str:
 
 def _state(job) -> JobState:
     return JobState(name=job.name, status=_status(job.status), studio_url=job.studio_url)
+
+
+def _vm_figure(size, rest_name: str, attribute: str) -> float:
+    """A VmSize figure: azure-ai-ml 1.35 copies the REST names (vCPUs, memoryGB) onto the
+    object and leaves its documented attributes (v_cp_us, memory_gb) None."""
+    value = getattr(size, rest_name, None)
+    return value if value is not None else getattr(size, attribute)
 
 
 class AmlClient:
@@ -125,6 +133,46 @@ class AmlClient:
             return True
         except ResourceNotFoundError:
             return False
+
+    def clusters(self, names: list[str]) -> tuple[Cluster, ...]:
+        """The named AmlCompute clusters with their node's cores and memory, smallest first.
+
+        Read once per run. ValueError naming the cluster when it does not exist in the
+        workspace, is no AmlCompute cluster, or has a VM size the region does not list.
+        """
+        from azure.core.exceptions import ResourceNotFoundError
+
+        found, sizes = [], {}
+        for name in names:
+            try:
+                compute = self._call(lambda n=name: self.ml.compute.get(n))
+            except ResourceNotFoundError:
+                raise ValueError(
+                    f"cluster {name} does not exist in workspace {self.settings.workspace}"
+                ) from None
+            if str(compute.type).lower() != "amlcompute":
+                raise ValueError(f"compute {name} is a {compute.type}, not an AmlCompute cluster")
+            location = compute.location
+            if location not in sizes:
+                listed = self._call(lambda loc=location: self.ml.compute.list_sizes(location=loc))
+                sizes[location] = {s.name.lower(): s for s in listed}
+            size = sizes[location].get(str(compute.size).lower())
+            if size is None:
+                raise ValueError(
+                    f"cluster {name}: VM size {compute.size} is not listed in {location}"
+                )
+            found.append(
+                Cluster(
+                    name=name,
+                    vm_size=compute.size,
+                    cores=int(_vm_figure(size, "vCPUs", "v_cp_us")),
+                    mem_mb=int(_vm_figure(size, "memoryGB", "memory_gb") * 1024),
+                    max_instances=compute.max_instances,
+                    tier=compute.tier,
+                    identity=compute.identity.type if compute.identity else None,
+                )
+            )
+        return by_size(found)
 
     def submit(self, spec_yaml: dict[str, Any]) -> JobState:
         job = sdk_job(spec_yaml)

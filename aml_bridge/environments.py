@@ -1,8 +1,12 @@
 """Which Azure ML environment a job runs in, and how built environments are named and versioned.
 
 Order: a rule's `aml_environment` resource (a registered environment such as azureml:bwa:5); its
-`container:` image; its `conda:` file built on the base image plus what the remote Snakemake job
-needs; otherwise the default environment setting or the base image with only those needs.
+`container:` image; its `conda:` file built on the base image; otherwise the default environment
+setting or the base image. Every built environment carries what the remote Snakemake job needs
+(python, snakemake, the storage plugin's packages) in its conda file: Azure ML runs an image-only
+environment as it is, and most tool images have no Snakemake. Registered environments cannot be
+inspected: they must contain Snakemake themselves (README). Azure ML builds the conda file into
+the image with the image's own conda, so a `container:` image needs conda in it.
 Built environments get a version derived from their content, so each is registered once and
 reused by every job, run and machine that needs the same content.
 """
@@ -15,6 +19,8 @@ import re
 from dataclasses import dataclass
 
 import yaml
+
+from aml_bridge.names import azure_name
 
 PYTHON = "python=3.11"
 
@@ -92,7 +98,8 @@ def content_version(image: str, conda: dict | None) -> str:
 
 
 def environment_name(stem: str) -> str:
-    return "snakemake-" + re.sub(r"[^A-Za-z0-9_.-]", "-", stem).strip("-.")[:200]
+    """A valid environment name (no dots: envs/samtools-1.20.yaml → snakemake-samtools-1-20)."""
+    return azure_name(f"snakemake-{stem}", "snakemake")
 
 
 def built(stem: str, image: str, conda: dict | None) -> EnvironmentSpec:
@@ -126,11 +133,12 @@ def choose_environment(
         return EnvironmentSpec(reference=ref)
     if container_image:
         image = container_image.removeprefix("docker://")
-        return built(image.rsplit("/", 1)[-1].split(":")[0], image, None)
+        conda = with_remote_requirements({"dependencies": []}, pip)
+        return built(image.rsplit("/", 1)[-1].split(":")[0], image, conda)
     if conda_file:
         path, text = conda_file
         conda = with_remote_requirements(parse_conda_file(text, path), pip)
-        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        stem = path.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
         return built(stem, base_image, conda)
     if default_environment:
         return EnvironmentSpec(reference=default_environment)

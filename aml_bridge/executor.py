@@ -6,7 +6,6 @@ job is reported as submitted at once and the status rounds pick up the submissio
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,17 +13,19 @@ from importlib.metadata import version
 from pathlib import Path
 
 import yaml
+from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
 from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 
 from aml_bridge import settings as aml_settings
 from aml_bridge.client import AmlClient, JobState
+from aml_bridge.clusters import Cluster, parse_instance_table
 from aml_bridge.environments import remote_requirements
-from aml_bridge.instance_types import parse_instance_table
 from aml_bridge.job_env import job_env_vars
 from aml_bridge.job_facts import job_facts
 from aml_bridge.logs import excerpt, log_path
+from aml_bridge.names import experiment_name
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
 from aml_bridge.status import LOST, Outcome, next_interval, outcome
 from aml_bridge.translate import CommandJobSpec, JobFacts, RunContext, build_spec
@@ -34,26 +35,25 @@ from aml_bridge.translate import CommandJobSpec, JobFacts, RunContext, build_spe
 MISSING_ROUNDS_BEFORE_GET = 3
 
 
-def experiment_name(folder: str) -> str:
-    """The workflow folder's name made a valid experiment name."""
-    return re.sub(r"[^\w\-.]", "_", folder).lstrip("_-.") or "snakemake"
-
-
 class Executor(RemoteExecutor):
     def __post_init__(self) -> None:
         self.settings: aml_settings.ExecutorSettings = self.workflow.executor_settings
         aml_settings.validate(self.settings)
         s = self.settings
         self.run_id = s.run_id or uuid.uuid4().hex[:8]
+        self._server_wait: float | None = None  # set by _log_retry, from the first call on
+        self.client = AmlClient(s, on_retry=self._log_retry)
+        clusters = self._read_clusters()  # before any upload: a missing cluster ends the run
         env_vars, withheld = job_env_vars(self.envvars())
         self._warn_about_setup(withheld)
         self._upload_local_inputs()
         self.run = RunContext(
             run_id=self.run_id,
             experiment=s.experiment or experiment_name(Path(self.workflow.workdir_init).name),
-            compute=s.compute,
+            compute=aml_settings.default_compute(s),
             base_image=s.base_image,
             pip=remote_requirements(version("snakemake"), s.remote_pip or []),
+            clusters=clusters,
             default_environment=s.environment,
             instance_type=s.instance_type,
             instance_table=parse_instance_table(s.instance_types or []),
@@ -62,15 +62,25 @@ class Executor(RemoteExecutor):
             env_vars=env_vars,
             plugin_bundle=self._publish_plugin_bundle(),
         )
-        self.client = AmlClient(s, on_retry=self._log_retry)
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
         self.next_seconds_between_status_checks = s.status_interval
-        self._server_wait: float | None = None
         self._missing: dict[str, int] = {}
         self.logger.info(
-            f"aml: run {self.run_id}, experiment {self.run.experiment}, compute {s.compute}"
+            f"aml: run {self.run_id}, experiment {self.run.experiment}, compute "
+            + (", ".join(c.describe() for c in self.run.clusters) or self.run.compute)
             + (f", writing specs to {s.spec_dir} instead of submitting" if s.spec_dir else "")
         )
+
+    def _read_clusters(self) -> tuple[Cluster, ...]:
+        """The run's clusters and their sizes, read once; a missing one fails the run here.
+        Specs written without a workspace (--aml-spec-dir alone) go to the first cluster."""
+        names = aml_settings.cluster_names(self.settings)
+        if not names or not self.settings.workspace:
+            return ()
+        try:
+            return self.client.clusters(names)
+        except ValueError as e:
+            raise WorkflowError(f"aml: {e}") from e
 
     def _warn_about_setup(self, withheld: list[str]) -> None:
         s, storage = self.settings, self.workflow.storage_settings

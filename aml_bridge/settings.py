@@ -17,7 +17,8 @@ from typing import Optional
 from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
 
-from aml_bridge.instance_types import parse_instance_table
+from aml_bridge.clusters import SERVERLESS, parse_instance_table
+from aml_bridge.names import TAG_KEY_MAX, TAG_VALUE_MAX, TAGS_MAX
 
 DEFAULT_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 
@@ -55,9 +56,22 @@ class ExecutorSettings(ExecutorSettingsBase):
         default=None, metadata=_opt("Resource group of the Azure ML workspace.")
     )
     workspace: Optional[str] = field(default=None, metadata=_opt("Azure ML workspace name."))
-    compute: str = field(
-        default="genomics-cluster",
-        metadata=_opt("Default compute cluster; a rule's `aml_compute` resource overrides it."),
+    compute: Optional[str] = field(
+        default=None,
+        metadata=_opt(
+            "`serverless` to run jobs on serverless compute (sized by --aml-instance-types; "
+            "wins over --aml-clusters), or the one cluster for every job (same as "
+            "--aml-clusters NAME)."
+        ),
+    )
+    clusters: Optional[list[str]] = field(
+        default=None,
+        metadata=_opt(
+            "AmlCompute clusters the jobs may run on (default: genomics-cluster). Each job goes "
+            "to the smallest whose VM size fits its threads and mem_mb; a rule's `aml_compute` "
+            "resource pins one of them. Sizes are read from the workspace at start.",
+            **LIST,
+        ),
     )
     experiment: Optional[str] = field(
         default=None,
@@ -89,19 +103,24 @@ class ExecutorSettings(ExecutorSettingsBase):
     )
     instance_type: Optional[str] = field(
         default=None,
-        metadata=_opt("Instance type for every job (a rule's `aml_instance_type` overrides)."),
+        metadata=_opt(
+            "Serverless only: instance type for every job (a rule's `aml_instance_type` overrides)."
+        ),
     )
     instance_types: Optional[list[str]] = field(
         default=None,
         metadata=_opt(
-            "Table NAME:CORES:MEM_MB of instance types; each job gets the smallest one that "
-            "fits its threads and mem_mb (used when no instance type is set).",
+            "Serverless only: table NAME:CORES:MEM_MB of instance types; each job gets the "
+            "smallest one that fits its threads and mem_mb (used when no instance type is set).",
             **LIST,
         ),
     )
     low_priority: bool = field(
         default=False,
-        metadata=_opt("Run jobs on low-priority (spot) capacity; preempted jobs are retried."),
+        metadata=_opt(
+            "Serverless only: run jobs on spot capacity (preempted jobs are retried). On a "
+            "cluster, priority is the cluster's tier."
+        ),
     )
     tags: Optional[list[str]] = field(
         default=None, metadata=_opt("Extra KEY=VALUE tags on every job.", **LIST)
@@ -136,13 +155,32 @@ class ExecutorSettings(ExecutorSettingsBase):
     )
 
 
+CLUSTER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
+CLUSTER_RULE = "2-32 letters, digits or -, from a letter"
+DEFAULT_CLUSTER = "genomics-cluster"
+# Tags the bridge puts on every job itself (aml_bridge.translate.job_tags).
+OWN_TAGS = 5
+
+
+def cluster_names(settings: ExecutorSettings) -> list[str]:
+    """The clusters a run may use; none on serverless compute."""
+    if settings.compute == SERVERLESS:
+        return []
+    return settings.clusters or [settings.compute or DEFAULT_CLUSTER]
+
+
+def default_compute(settings: ExecutorSettings) -> str:
+    """`serverless` or the first cluster: where jobs go when the clusters' sizes are unknown."""
+    names = cluster_names(settings)
+    return names[0] if names else SERVERLESS
+
+
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 NAME_RULES = {
     # field: (pattern, description) as Azure documents the names
     "resource_group": (r"^[\w\-.()]{1,90}$", "1-90 letters, digits, _ - . ( )"),
     "workspace": (r"^[A-Za-z0-9][\w-]{0,32}$", "1-33 letters, digits, _ or -, not from _ or -"),
-    "compute": (r"^[A-Za-z][A-Za-z0-9-]{1,31}$", "2-32 letters, digits or -, from a letter"),
-    "experiment": (r"^[A-Za-z0-9][\w\-.]{0,254}$", "letters, digits, _ - ."),
+    "experiment": (r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,255}$", "1-256 ASCII letters, digits, _ - ."),
     "datastore": (r"^[A-Za-z0-9_]{1,255}$", "letters, digits or _"),
     "run_id": (r"^[a-z0-9]{1,16}$", "1-16 lowercase letters or digits"),
 }
@@ -170,11 +208,10 @@ def _problems(s: ExecutorSettings):
         value = getattr(s, name)
         if value and not re.match(pattern, value):
             yield f"--aml-{name.replace('_', '-')} {value!r} is not a valid name ({description})"
+    yield from _compute_problems(s)
     if s.environment and not s.environment.startswith("azureml:"):
         yield f"--aml-environment {s.environment!r} must look like azureml:NAME:VERSION"
-    for tag in s.tags or []:
-        if "=" not in tag or not tag.split("=", 1)[0]:
-            yield f"--aml-tags entry {tag!r} is not KEY=VALUE"
+    yield from _tag_problems(s.tags or [])
     try:
         parse_instance_table(s.instance_types or [])
     except ValueError as e:
@@ -188,6 +225,48 @@ def _problems(s: ExecutorSettings):
             f"--aml-endpoint {s.endpoint!r} must be an https:// URL "
             "(azure-ai-ml sends tokens only over HTTPS)"
         )
+
+
+def _compute_problems(s: ExecutorSettings):
+    if s.compute and s.compute != SERVERLESS and s.clusters:
+        yield (
+            f"--aml-compute {s.compute} and --aml-clusters both name clusters: list them all "
+            "in --aml-clusters"
+        )
+    names = cluster_names(s)
+    for name in names:
+        if not CLUSTER_NAME.match(name):
+            yield f"cluster {name!r} is not a valid compute name ({CLUSTER_RULE})"
+    if len(set(names)) != len(names):
+        yield f"--aml-clusters names a cluster twice: {' '.join(names)}"
+    if not names:
+        return
+    if s.low_priority:
+        yield (
+            "--aml-low-priority applies to serverless compute only: on a cluster, priority is "
+            "the cluster's tier (dedicated or low priority), set when the cluster is created"
+        )
+    for flag, value in (("instance-type", s.instance_type), ("instance-types", s.instance_types)):
+        if value:
+            yield (
+                f"--aml-{flag} applies to serverless compute only (--aml-compute serverless): "
+                "a job on a cluster gets the cluster's VM size"
+            )
+
+
+def _tag_problems(tags: list[str]):
+    if len(tags) > TAGS_MAX - OWN_TAGS:
+        allowed = TAGS_MAX - OWN_TAGS
+        yield f"--aml-tags has {len(tags)} tags; Azure ML allows {allowed} besides the bridge's"
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            yield f"--aml-tags entry {tag!r} is not KEY=VALUE"
+        elif len(key) > TAG_KEY_MAX or len(value) > TAG_VALUE_MAX:
+            yield (
+                f"--aml-tags entry {tag[:40]!r}...: keys may have at most {TAG_KEY_MAX} and values "
+                f"{TAG_VALUE_MAX} characters"
+            )
 
 
 def datastore_warning(

@@ -8,12 +8,18 @@ submission, so what is inspected is exactly what is submitted.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from aml_bridge.clusters import (
+    SERVERLESS,
+    Cluster,
+    InstanceType,
+    choose_cluster,
+    choose_instance_type,
+)
 from aml_bridge.environments import EnvironmentSpec, choose_environment
-from aml_bridge.instance_types import InstanceType, choose_instance_type
+from aml_bridge.names import DISPLAY_NAME_MAX, TAG_VALUE_MAX, azure_name, shorten
 
 SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
 RUN_TAG = "snakemake_run_id"
@@ -46,17 +52,23 @@ class JobFacts:
 
 @dataclass(frozen=True)
 class RunContext:
-    """What is the same for every job of one Snakemake run."""
+    """What is the same for every job of one Snakemake run.
+
+    compute: `serverless`, or the cluster for jobs when `clusters` is empty (specs written
+    without a workspace to read the clusters from). clusters: read from the workspace at start,
+    smallest first; each job goes to the smallest that fits it.
+    """
 
     run_id: str
     experiment: str
     compute: str
     base_image: str
     pip: list[str]
+    clusters: tuple[Cluster, ...] = ()
     default_environment: str | None = None
-    instance_type: str | None = None
+    instance_type: str | None = None  # serverless only, as the instance table
     instance_table: list[InstanceType] = field(default_factory=list)
-    low_priority: bool = False
+    low_priority: bool = False  # serverless only: a cluster's priority is its tier
     tags: dict[str, str] = field(default_factory=dict)
     env_vars: dict[str, str] = field(default_factory=dict)
     # azureml:// folder URI of the storage plugin bundle (aml_bridge.plugin_bundle), if any
@@ -69,7 +81,7 @@ class CommandJobSpec:
     display_name: str
     experiment: str
     tags: dict[str, str]
-    compute: str
+    compute: str | None  # None: serverless
     environment: EnvironmentSpec
     command: str
     env_vars: dict[str, str]
@@ -88,12 +100,13 @@ class CommandJobSpec:
             "display_name": self.display_name,
             "experiment_name": self.experiment,
             "tags": dict(self.tags),
-            "compute": f"azureml:{self.compute}",
             "environment": (
                 self.environment.inline() if inline_environment else self.environment.registered_id
             ),
             "command": (PLUGIN_PATH_EXPORT if self.plugin_bundle else "") + self.command,
         }
+        if self.compute:  # without one, Azure ML runs the job on serverless compute
+            spec["compute"] = f"azureml:{self.compute}"
         if self.plugin_bundle:
             spec["inputs"] = {
                 PLUGIN_INPUT: {"type": "uri_folder", "path": self.plugin_bundle, "mode": "ro_mount"}
@@ -112,7 +125,8 @@ class CommandJobSpec:
 def display_name(rule: str, wildcards: dict[str, str]) -> str:
     if not wildcards:
         return rule
-    return f"{rule}[{','.join(f'{k}={v}' for k, v in sorted(wildcards.items()))}]"
+    label = f"{rule}[{','.join(f'{k}={v}' for k, v in sorted(wildcards.items()))}]"
+    return shorten(label, DISPLAY_NAME_MAX)
 
 
 def job_key(rule: str, outputs: tuple[str, ...]) -> str:
@@ -122,15 +136,17 @@ def job_key(rule: str, outputs: tuple[str, ...]) -> str:
 
 def job_name(run_id: str, facts: JobFacts) -> str:
     """Unique per run, job and attempt: a retry is a new job, a restart finds the old one."""
-    rule = re.sub(r"[^a-z0-9_]", "_", facts.rule.lower())[:60]
+    rule = azure_name(facts.rule.lower(), "job")[:60]
     return f"{rule}-{run_id}-{job_key(facts.rule, facts.outputs)}-{facts.attempt}"
 
 
 def job_tags(run: RunContext, facts: JobFacts) -> dict[str, str]:
     return {
         **run.tags,
-        "snakemake_rule": facts.rule,
-        "snakemake_wildcards": ",".join(f"{k}={v}" for k, v in sorted(facts.wildcards.items())),
+        "snakemake_rule": shorten(facts.rule, TAG_VALUE_MAX),
+        "snakemake_wildcards": shorten(
+            ",".join(f"{k}={v}" for k, v in sorted(facts.wildcards.items())), TAG_VALUE_MAX
+        ),
         "snakemake_attempt": str(facts.attempt),
         RUN_TAG: run.run_id,
         run_tag_key(run.run_id): "",
@@ -164,15 +180,31 @@ def timeout_seconds(facts: JobFacts) -> int | None:
     return runtime * 60
 
 
+def placement(run: RunContext, facts: JobFacts) -> tuple[str | None, str | None]:
+    """(compute, instance type) of a job: a cluster and no instance type (the cluster's VM size
+    is what the job gets), or serverless (compute None) and an instance type."""
+    pinned = _string_resource(facts, "aml_compute")
+    mem_mb = facts.resources.get("mem_mb")
+    if (pinned or run.compute) == SERVERLESS:
+        instance_type = (
+            _string_resource(facts, "aml_instance_type")
+            or run.instance_type
+            or choose_instance_type(run.instance_table, facts.threads, mem_mb, facts.label)
+        )
+        return None, instance_type
+    if _string_resource(facts, "aml_instance_type"):
+        raise ValueError(
+            f"{facts.label}: resource aml_instance_type applies only to serverless compute; on "
+            "a cluster the job gets the cluster's VM size (choose one with aml_compute)"
+        )
+    if not run.clusters:
+        return pinned or run.compute, None
+    return choose_cluster(run.clusters, facts.threads, mem_mb, facts.label, pinned).name, None
+
+
 def build_spec(run: RunContext, facts: JobFacts) -> CommandJobSpec:
     """The command job for one attempt of one Snakemake job. ValueError names the job."""
-    instance_type = (
-        _string_resource(facts, "aml_instance_type")
-        or run.instance_type
-        or choose_instance_type(
-            run.instance_table, facts.threads, facts.resources.get("mem_mb"), facts.label
-        )
-    )
+    compute, instance_type = placement(run, facts)
     try:
         environment = choose_environment(
             aml_environment=_string_resource(facts, "aml_environment"),
@@ -189,12 +221,12 @@ def build_spec(run: RunContext, facts: JobFacts) -> CommandJobSpec:
         display_name=facts.label,
         experiment=run.experiment,
         tags=job_tags(run, facts),
-        compute=_string_resource(facts, "aml_compute") or run.compute,
+        compute=compute,
         environment=environment,
         command=facts.command,
         env_vars=dict(run.env_vars),
         instance_type=instance_type,
         timeout_s=timeout_seconds(facts),
-        low_priority=run.low_priority,
+        low_priority=run.low_priority and compute is None,
         plugin_bundle=run.plugin_bundle,
     )

@@ -14,6 +14,8 @@ import signal
 import threading
 from pathlib import Path
 
+from .workspace import Cluster
+
 # MLClient exports the name of a custom cloud; `import azure.ai.ml` in a process that inherits
 # it fails ("Unknown cloud environment"), so the service drops it before importing its parts.
 INHERITED_CLOUD_ENV = "AZUREML_CURRENT_CLOUD"
@@ -32,12 +34,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--vm-size",
     ):
         p.add_argument(option)
-    p.add_argument("--max-nodes", type=int)
+    p.add_argument("--max-nodes", type=int, help="nodes of the default cluster (--compute)")
+    p.add_argument(
+        "--cluster",
+        action="append",
+        default=[],
+        metavar="NAME:VM_SIZE:MAX_NODES[:low_priority]",
+        help="another AmlCompute cluster (repeatable); dedicated unless low_priority",
+    )
+    p.add_argument(
+        "--environment-build-seconds",
+        type=float,
+        help="time the first job of a new environment version spends building it (Preparing)",
+    )
     p.add_argument("--blob-container", help="container of workspaceblobstore")
     p.add_argument("--artifact-container", help="container of workspaceartifactstore")
     args = p.parse_args(argv)
     if args.max_nodes is not None and args.max_nodes < 1:
         p.error("--max-nodes must be at least 1")
+    try:
+        args.cluster = [Cluster.parse(entry) for entry in args.cluster]
+    except ValueError as exc:
+        p.error(f"--cluster {exc}")
+    if any(c.max_nodes < 1 for c in args.cluster):
+        p.error("--cluster: MAX_NODES must be at least 1")
     return args
 
 
@@ -46,7 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.pop(INHERITED_CLOUD_ENV, None)
     from .app import LocalService, ServiceConfig
 
-    config = ServiceConfig(state_dir=args.state_dir, port=args.port)
+    config = ServiceConfig(state_dir=args.state_dir, port=args.port, clusters=args.cluster)
+    if args.environment_build_seconds is not None:
+        config.environment_build_s = args.environment_build_seconds
     identity = ("subscription_id", "resource_group", "workspace", "compute", "vm_size", "max_nodes")
     for name in identity:
         if getattr(args, name) is not None:

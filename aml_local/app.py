@@ -11,6 +11,7 @@ from typing import Any
 
 from . import assets_api, control_api, jobs_api, workspace_api
 from .blobs import STORAGE_ENV, Datastores
+from .builds import EnvironmentBuilds
 from .context import Context
 from .counters import RequestLog
 from .faults import FAULTS_ENV, FaultInjector
@@ -19,7 +20,8 @@ from .routing import Router
 from .server import Dispatcher, HTTPSServer, make_handler
 from .store import Store
 from .tls import ensure_certificate
-from .workspace import ARTIFACT_DATASTORE, BLOB_DATASTORE, Workspace
+from .vm_sizes import canonical
+from .workspace import ARTIFACT_DATASTORE, BLOB_DATASTORE, DEFAULT_CLUSTER, Cluster, Workspace
 
 SERVICE_ONLY_ENV = (STORAGE_ENV, FAULTS_ENV)
 
@@ -33,12 +35,28 @@ class ServiceConfig:
     subscription_id: str = Workspace.subscription_id
     resource_group: str = Workspace.resource_group
     workspace: str = Workspace.name
-    compute: str = Workspace.compute
-    vm_size: str = Workspace.vm_size
-    max_nodes: int = Workspace.max_nodes
+    # the default cluster; `clusters` adds more
+    compute: str = DEFAULT_CLUSTER
+    vm_size: str = Cluster.vm_size
+    max_nodes: int = Cluster.max_nodes
+    clusters: list[Cluster] = field(default_factory=list)
+    environment_build_s: float = 0.0
     containers: dict[str, str] = field(
         default_factory=lambda: {BLOB_DATASTORE: "azureml-blobstore", ARTIFACT_DATASTORE: "azureml"}
     )
+
+    def all_clusters(self) -> tuple[Cluster, ...]:
+        """The default cluster first, then the others; SystemExit for a VM size the region
+        does not offer or a name given twice."""
+        default = Cluster(self.compute, self.vm_size.upper(), self.max_nodes)
+        clusters = (default, *self.clusters)
+        for cluster in clusters:
+            if canonical(cluster.vm_size) is None:
+                raise SystemExit(f"cluster {cluster.name}: VM size {cluster.vm_size} is unknown.")
+        names = [c.name.lower() for c in clusters]
+        if len(set(names)) != len(names):
+            raise SystemExit(f"cluster names must differ: {', '.join(c.name for c in clusters)}")
+        return clusters
 
 
 class LocalService:
@@ -61,13 +79,12 @@ class LocalService:
             subscription_id=config.subscription_id,
             resource_group=config.resource_group,
             name=config.workspace,
-            compute=config.compute,
-            vm_size=config.vm_size,
-            max_nodes=config.max_nodes,
+            clusters=config.all_clusters(),
         )
         store = Store(state / "resources")
         job_env = {k: v for k, v in environ.items() if k not in SERVICE_ONLY_ENV}
-        jobs = JobManager(ws, store, stores, faults, state / "work", job_env)
+        builds = EnvironmentBuilds(store, config.environment_build_s)
+        jobs = JobManager(ws, store, stores, faults, state / "work", job_env, builds)
         self.ctx = Context(ws, store, stores, jobs, faults, RequestLog())
         router = Router()
         for api in (workspace_api, assets_api, jobs_api, control_api):
@@ -85,6 +102,7 @@ class LocalService:
             "workspace": ws.name,
             "compute": ws.compute,
             "max_nodes": ws.max_nodes,
+            "clusters": {c.name: [c.vm_size, c.max_nodes, c.tier] for c in ws.clusters},
             "datastores": dict(self.ctx.stores.containers),
         }
 

@@ -8,10 +8,11 @@ from typing import Any
 from .context import Context
 from .errors import ServiceError, bad_request, not_found
 from .routing import Request, Response, Router
-from .validation import validate
+from .validation import check_name, validate
 from .workspace import PROVIDER, now_iso
 
 SERVER_FIELD = "provisioningState"  # added by the service, not part of what clients send
+NAMED = {"environments", "components"}  # names Azure ML restricts to its name pattern
 KINDS = {
     "environments": ("EnvironmentVersion", "Environment"),
     "codes": ("CodeVersion", "Code"),
@@ -47,6 +48,8 @@ def register(router: Router, ctx: Context) -> None:
         model, label = KINDS[kind]
 
         def put_version(req: Request) -> Response:
+            if kind in NAMED:
+                check_name(label, req.params["name"])
             body = req.json()
             errors = validate(model, body)
             if errors:

@@ -1,5 +1,6 @@
-"""What Azure ML checks when a job is submitted, beyond the body's shape: references to the
-compute, environment, code and datastores exist, data URIs parse, placeholders are declared."""
+"""What Azure ML checks when a job is submitted, beyond the body's shape: names and tags within
+Azure ML's limits, references to the compute, environment, code and datastores exist, data URIs
+parse, placeholders are declared."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from .bindings import DataRef, duration_seconds, parse_data_uri, placeholders
 from .errors import ServiceError, bad_request
 from .runner import InputBinding, JobPlan, OutputBinding
 from .store import Store
-from .workspace import BLOB_DATASTORE, Workspace
+from .validation import check_name
+from .workspace import BLOB_DATASTORE, Cluster, Workspace
 
 _ASSET_ID = re.compile(
     r"/(?P<kind>environments|codes)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"
@@ -35,15 +37,58 @@ def _asset(store: Store, ws: Workspace, kind: str, arm_id: str, field: str) -> s
     return key
 
 
-def check_compute(ws: Workspace, compute_id: str | None) -> None:
-    if compute_id and compute_id.rstrip("/").split("/")[-1] != ws.compute:
-        name = compute_id.rstrip("/").split("/")[-1]
+# Azure ML's limits (REST specs; resource-limits-capacity.md)
+DISPLAY_NAME_MAX = 256
+EXPERIMENT_NAME = re.compile(r"^[\x20-\x7e]{1,256}$")
+TAGS_MAX, TAG_KEY_MAX, TAG_VALUE_MAX = 50, 100, 1000
+
+
+def check_job_names(name: str, props: dict[str, Any]) -> None:
+    """The name, display name, experiment name and tags of a job body, as Azure ML limits them."""
+    check_name("Job", name)
+    display = props.get("displayName")
+    if display is not None and len(str(display)) > DISPLAY_NAME_MAX:
+        raise bad_request(
+            f"properties.displayName has {len(str(display))} characters; "
+            f"at most {DISPLAY_NAME_MAX} are allowed."
+        )
+    experiment = props.get("experimentName")
+    if experiment is not None and not EXPERIMENT_NAME.match(str(experiment)):
+        raise bad_request(
+            f"properties.experimentName '{experiment}' is invalid: 1-256 printable ASCII "
+            "characters are allowed."
+        )
+    tags = props.get("tags") or {}
+    if len(tags) > TAGS_MAX:
+        raise bad_request(f"properties.tags: {len(tags)} tags; at most {TAGS_MAX} are allowed.")
+    for key, value in tags.items():
+        if len(key) > TAG_KEY_MAX:
+            raise bad_request(
+                f"properties.tags: key '{key[:40]}...' has {len(key)} characters; "
+                f"at most {TAG_KEY_MAX} are allowed."
+            )
+        if value is not None and len(str(value)) > TAG_VALUE_MAX:
+            raise bad_request(
+                f"properties.tags.{key}: the value has {len(str(value))} characters; "
+                f"at most {TAG_VALUE_MAX} are allowed."
+            )
+
+
+def job_cluster(ws: Workspace, compute_id: str | None) -> Cluster:
+    """The cluster a job names (the default one when it names none); 400 for an unknown one."""
+    if not compute_id:
+        return ws.clusters[0]
+    name = compute_id.rstrip("/").split("/")[-1]
+    cluster = ws.cluster(name)
+    if cluster is None:
+        available = ", ".join(c.name for c in ws.clusters)
         raise ServiceError(
             400,
             "UserError",
             f"properties.computeId: compute '{name}' was not found in workspace "
-            f"'{ws.name}' (available: {ws.compute}).",
+            f"'{ws.name}' (available: {available}).",
         )
+    return cluster
 
 
 def _data_ref(uri: str, where: str, datastores: set[str]) -> DataRef:
@@ -57,17 +102,17 @@ def check_command_job(
     name: str, props: dict[str, Any], ws: Workspace, store: Store, datastores: set[str]
 ) -> dict[str, Any]:
     """Validate a command job's references; return its properties with default outputs filled."""
-    check_compute(ws, props.get("computeId"))
+    cluster = job_cluster(ws, props.get("computeId"))
     env_id = props["environmentId"]
     if not env_id.startswith("azureml://registries/"):
         _asset(store, ws, "environments", env_id, "properties.environmentId")
     if props.get("codeId"):
         _asset(store, ws, "codes", props["codeId"], "properties.codeId")
     count = (props.get("resources") or {}).get("instanceCount") or 1
-    if count > ws.max_nodes:
+    if count > cluster.max_nodes:
         raise bad_request(
             f"properties.resources.instanceCount: {count} nodes requested but compute "
-            f"'{ws.compute}' has at most {ws.max_nodes}."
+            f"'{cluster.name}' has at most {cluster.max_nodes}."
         )
     if (props.get("limits") or {}).get("timeout"):
         duration_seconds(props["limits"]["timeout"])

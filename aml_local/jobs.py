@@ -18,11 +18,12 @@ from azure.core.exceptions import AzureError
 
 from .bindings import DataRef, parse_data_uri
 from .blobs import BLOB_PROXY_PREFIX, Datastores
+from .builds import EnvironmentBuilds
 from .errors import ServiceError, not_found
 from .faults import PREEMPTION_MESSAGE, FaultInjector
-from .job_checks import check_command_job, plan_job
+from .job_checks import check_command_job, check_job_names, job_cluster, plan_job
 from .runner import LOG_NAME, BindingError, JobRunner, Outcome, Stop
-from .scheduler import Scheduler
+from .scheduler import ClusterScheduler
 from .store import Store
 from .workspace import ARTIFACT_DATASTORE, PROVIDER, Workspace, now_iso
 
@@ -58,6 +59,7 @@ class JobManager:
         faults: FaultInjector,
         work_root: Path,
         base_env: dict[str, str],
+        builds: EnvironmentBuilds | None = None,
     ) -> None:
         self.ws, self.store, self.stores, self.faults = ws, store, stores, faults
         self.work_root, self.base_env = work_root, base_env
@@ -65,7 +67,8 @@ class JobManager:
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._closing = False
-        self.scheduler = Scheduler(ws.max_nodes, self._execute)
+        self.scheduler = ClusterScheduler({c.name: c.max_nodes for c in ws.clusters}, self._execute)
+        self.builds = builds or EnvironmentBuilds(store)
 
     # -- documents -------------------------------------------------------------------------
     def get(self, name: str) -> dict[str, Any]:
@@ -111,6 +114,7 @@ class JobManager:
     def submit(self, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Create the job (True) or, for an existing name, update its tags/description only."""
         props = body["properties"]
+        check_job_names(name, props)
         existing = self.store.get("jobs", name)
         if existing is not None:
             editable = {k: props[k] for k in ("tags", "description", "displayName") if k in props}
@@ -149,11 +153,13 @@ class JobManager:
         return self.get(name), True
 
     def _enqueue(self, name: str) -> None:
-        nodes = (self.get(name)["properties"].get("resources") or {}).get("instanceCount") or 1
+        props = self.get(name)["properties"]
+        nodes = (props.get("resources") or {}).get("instanceCount") or 1
+        cluster = job_cluster(self.ws, props.get("computeId")).name
         with self._lock:
             self._stops[name] = Stop()  # from now on a cancel can reach the job
         self._set_status(name, "Queued")
-        self.scheduler.submit(name, nodes, self.faults.queue_delay())
+        self.scheduler.submit(name, nodes, self.faults.queue_delay(), cluster)
 
     def recover(self) -> list[str]:
         """After a restart: queue again every job that had not finished (its node was lost)."""
@@ -222,6 +228,10 @@ class JobManager:
         plan = plan_job(name, props, self._code_ref(props.get("codeId")))
         runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name))
         self._set_status(name, "Preparing")
+        build_error = self.builds.ensure(props["environmentId"], stop.event)
+        if build_error:
+            self._end_early(runner, name, {"code": "UserError", "message": build_error})
+            return
         injected = self.faults.job_failure(name, props.get("tags") or {})
         if injected:
             self._end_early(runner, name, {"code": "SystemError", "message": injected})

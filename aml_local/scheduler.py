@@ -1,4 +1,4 @@
-"""First-in first-out dispatch onto the compute's nodes: jobs wait in Queued while it is full."""
+"""First-in first-out dispatch onto each cluster's nodes: jobs wait in Queued while it is full."""
 
 from __future__ import annotations
 
@@ -89,3 +89,29 @@ class Scheduler:
                 self._in_use -= item.nodes
                 self._threads.discard(threading.current_thread())
                 self._cond.notify_all()
+
+
+class ClusterScheduler:
+    """One Scheduler per cluster: each cluster's jobs queue for its own nodes only.
+
+    `stats()` keeps the default (first) cluster's figures at the top level and every
+    cluster's under "clusters".
+    """
+
+    def __init__(self, max_nodes: dict[str, int], start: Callable[[str], None]) -> None:
+        self.default = next(iter(max_nodes))
+        self._pools = {name: Scheduler(limit, start) for name, limit in max_nodes.items()}
+
+    def submit(self, name: str, nodes: int = 1, delay_s: float = 0.0, cluster: str = "") -> None:
+        self._pools[cluster or self.default].submit(name, nodes, delay_s)
+
+    def withdraw(self, name: str) -> bool:
+        return any(pool.withdraw(name) for pool in self._pools.values())
+
+    def stats(self) -> dict:
+        each = {name: pool.stats() for name, pool in self._pools.items()}
+        return {**each[self.default], "clusters": each}
+
+    def stop(self, wait_s: float = 30.0) -> None:
+        for pool in self._pools.values():
+            pool.stop(wait_s)

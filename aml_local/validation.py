@@ -3,18 +3,25 @@
 The generated models accept any mapping, so this walks their field declarations instead:
 a field whose annotation is not Optional and that clients may send ("create" visibility) is
 required; nested models, discriminated subtypes, maps and lists are checked recursively.
+Resource names are checked against Azure ML's name pattern.
 """
 
 from __future__ import annotations
 
 import enum
 import functools
+import re
 import types
 import typing
 from typing import Any
 
 from azure.ai.ml._restclient.arm_ml_service import models as rest_models
 from azure.ai.ml._restclient.arm_ml_service._utils.model_base import Model
+
+from .errors import bad_request
+
+# Job, environment and component names (REST specs: no dots).
+NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$")
 
 
 @functools.cache
@@ -121,3 +128,12 @@ def validate(model_name: str, body: Any) -> list[str]:
     errors: list[str] = []
     _check_model(getattr(rest_models, model_name), body, "body", errors)
     return errors
+
+
+def check_name(kind: str, name: str) -> None:
+    """Job, environment and component names: letters, digits, '-' and '_' (no dots)."""
+    if not NAME.match(name):
+        raise bad_request(
+            f"{kind} name '{name}' is invalid: it must match {NAME.pattern} (start with a "
+            "letter or digit; letters, digits, '-' and '_' only; at most 255 characters)."
+        )

@@ -1,4 +1,5 @@
-"""The one workspace the service hosts: its identity, ARM ids and the fixed resources in it."""
+"""The one workspace the service hosts: its identity, ARM ids and the fixed resources in it
+(datastores, compute clusters)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,29 @@ from typing import Any
 PROVIDER = "Microsoft.MachineLearningServices"
 BLOB_DATASTORE = "workspaceblobstore"
 ARTIFACT_DATASTORE = "workspaceartifactstore"
+LOCATION = "local"
+DEFAULT_CLUSTER = "genomics-cluster"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """An AmlCompute cluster: one VM size for all its nodes, a node limit and a priority tier."""
+
+    name: str
+    vm_size: str = "STANDARD_D8S_V3"
+    max_nodes: int = 4
+    tier: str = "LowPriority"  # or Dedicated
+
+    @classmethod
+    def parse(cls, entry: str) -> Cluster:
+        """NAME:VM_SIZE:MAX_NODES[:low_priority]; ValueError saying what is wrong."""
+        parts = entry.split(":")
+        if not 3 <= len(parts) <= 4 or not parts[0] or not parts[2].isdigit():
+            raise ValueError(f"{entry!r} is not NAME:VM_SIZE:MAX_NODES[:low_priority]")
+        if len(parts) == 4 and parts[3] != "low_priority":
+            raise ValueError(f"{entry!r}: the fourth part can only be low_priority")
+        tier = "LowPriority" if len(parts) == 4 else "Dedicated"
+        return cls(parts[0], parts[1].upper(), int(parts[2]), tier)
 
 
 def now_iso() -> str:
@@ -21,10 +45,20 @@ class Workspace:
     subscription_id: str = "00000000-0000-0000-0000-000000000000"
     resource_group: str = "local-rg"
     name: str = "local-ws"
-    compute: str = "genomics-cluster"
-    vm_size: str = "STANDARD_D4S_V3"
-    vm_priority: str = "LowPriority"
-    max_nodes: int = 4
+    clusters: tuple[Cluster, ...] = (Cluster(DEFAULT_CLUSTER),)
+
+    @property
+    def compute(self) -> str:
+        """The default cluster: jobs without a compute (serverless on Azure) run on it."""
+        return self.clusters[0].name
+
+    @property
+    def max_nodes(self) -> int:
+        return self.clusters[0].max_nodes
+
+    def cluster(self, name: str) -> Cluster | None:
+        """Compute names are case-insensitive in ARM."""
+        return next((c for c in self.clusters if c.name.lower() == name.lower()), None)
 
     @property
     def arm_id(self) -> str:
@@ -52,7 +86,7 @@ class Workspace:
             "id": self.arm_id,
             "name": self.name,
             "type": f"{PROVIDER}/workspaces",
-            "location": "local",
+            "location": LOCATION,
             "kind": "Default",
             "identity": {"type": "SystemAssigned"},
             "properties": {
@@ -69,20 +103,26 @@ class Workspace:
         keys = ("api", "catalog", "experimentation", "history", "modelmanagement", "pipelines")
         return {key: self.base_url for key in keys} | {"studio": self.base_url}
 
-    def compute_resource(self) -> dict[str, Any]:
+    def compute_resource(self, cluster: Cluster) -> dict[str, Any]:
+        """The ComputeResource body of a cluster, with the system-assigned identity it has."""
         return {
-            "id": self.child_id("computes", self.compute),
-            "name": self.compute,
+            "id": self.child_id("computes", cluster.name),
+            "name": cluster.name,
             "type": f"{PROVIDER}/workspaces/computes",
-            "location": "local",
+            "location": LOCATION,
+            "identity": {
+                "type": "SystemAssigned",
+                "principalId": "00000000-0000-0000-0000-0000000000bb",
+                "tenantId": "00000000-0000-0000-0000-0000000000cc",
+            },
             "properties": {
                 "computeType": "AmlCompute",
                 "provisioningState": "Succeeded",
-                "computeLocation": "local",
+                "computeLocation": LOCATION,
                 "properties": {
-                    "vmSize": self.vm_size,
-                    "vmPriority": self.vm_priority,
-                    "scaleSettings": {"maxNodeCount": self.max_nodes, "minNodeCount": 0},
+                    "vmSize": cluster.vm_size,
+                    "vmPriority": cluster.tier,
+                    "scaleSettings": {"maxNodeCount": cluster.max_nodes, "minNodeCount": 0},
                     "osType": "Linux",
                 },
             },

@@ -1,4 +1,4 @@
-"""Workspace, discovery, compute and datastore routes."""
+"""Workspace, discovery, compute (clusters and the region's VM sizes) and datastore routes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from .blobs import BLOB_PROXY_PREFIX
 from .context import Context
 from .errors import ServiceError, not_found
 from .routing import Request, Response, Router
-from .workspace import BLOB_DATASTORE, PROVIDER
+from .vm_sizes import listing
+from .workspace import BLOB_DATASTORE, LOCATION, PROVIDER
+
+VM_SIZES = "/subscriptions/{subscriptionId}/providers/" + PROVIDER + "/locations/{location}/vmSizes"
 
 
 def _datastore(ctx: Context, name: str) -> dict[str, Any]:
@@ -43,14 +46,29 @@ def register(router: Router, ctx: Context) -> None:
         return Response(body=ctx.ws.discovery())
 
     def compute(req: Request) -> Response:
-        if req.params["name"] != ctx.ws.compute:
+        cluster = ctx.ws.cluster(req.params["name"])
+        if cluster is None:
             raise ServiceError(
                 404, "ResourceNotFound", f"Compute '{req.params['name']}' was not found."
             )
-        return Response(body=ctx.ws.compute_resource())
+        return Response(body=ctx.ws.compute_resource(cluster))
 
     def computes(_: Request) -> Response:
-        return Response(body={"value": [ctx.ws.compute_resource()]})
+        return Response(body={"value": [ctx.ws.compute_resource(c) for c in ctx.ws.clusters]})
+
+    def vm_sizes(req: Request) -> Response:
+        if req.params["subscriptionId"] != ctx.ws.subscription_id:
+            raise ServiceError(
+                404, "SubscriptionNotFound",
+                f"The subscription '{req.params['subscriptionId']}' could not be found.",
+            )  # fmt: skip
+        if req.params["location"].lower() != LOCATION:
+            raise ServiceError(
+                400, "LocationNotAvailableForResourceType",
+                f"The location '{req.params['location']}' is not available; "
+                f"this service's location is '{LOCATION}'.",
+            )  # fmt: skip
+        return Response(body=listing())
 
     def datastore(req: Request) -> Response:
         return Response(body=_datastore(ctx, req.params["name"]))
@@ -70,6 +88,7 @@ def register(router: Router, ctx: Context) -> None:
     router.add("GET", "/discovery", discovery)
     router.add("GET", "{WS}/computes", computes)
     router.add("GET", "{WS}/computes/{name}", compute)
+    router.add("GET", VM_SIZES, vm_sizes)
     router.add("GET", "{WS}/datastores", datastores)
     router.add("GET", "{WS}/datastores/{name}", datastore)
     router.add("POST", "{WS}/datastores/{name}/listSecrets", list_secrets)

@@ -18,6 +18,8 @@ from tests.fixtures.aml_service import AmlService
 from tests.fixtures.azurite import Azurite
 
 SECRET_ENV = "SNAKEMAKE_STORAGE_AZUREML_CONNECTION_STRING"
+# A small second cluster next to the default genomics-cluster (Standard_D8s_v3, 4 nodes).
+QC_CLUSTER = "qc-cluster"
 
 
 @dataclass
@@ -74,6 +76,7 @@ def executor_service(
 ) -> Iterator[AmlService]:
     service = AmlService(
         azurite, tmp_path_factory.mktemp("executor-service") / "state", max_nodes=4,
+        clusters=[f"{QC_CLUSTER}:Standard_D2s_v3:2"],
         blob_container="executor-blobs", artifact_container="executor-artifacts",
         job_env={SECRET_ENV: azurite.connection_string},
     )  # fmt: skip

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.executor.conftest import QC_CLUSTER
 from tests.fixtures.workflow import copy_workflow, make_demo_data, snakemake
 
 
@@ -162,21 +163,21 @@ def test_truncated_fastq_stops_the_run_with_azure_ml_error_and_log(tmp_path, aml
 
 
 def test_aml_profile_values_reach_the_job_specs(tmp_path, aml_run, aml_workflow):
-    """Both profiles apply under --profile aml (the workflow profile on top): the aml profile's
-    per-rule settings must still be what the Azure ML jobs get."""
+    """Both profiles apply under --profile aml (the workflow profile on top). With two clusters
+    each job goes to the smallest that fits what its rule declares, with no instance type."""
     specs = tmp_path / "specs"
-    proc = snakemake(
-        aml_workflow,
-        *profile_args(aml_run, *DEMO, "--aml-spec-dir", str(specs), "--retries", "0"),
-        check=False,
-    )
+    clusters = ("--aml-clusters", "genomics-cluster", QC_CLUSTER)
+    big_reference = ("--set-resources", "bwa_index:mem_mb=18600")  # a human-sized index
+    args = (*DEMO, *clusters, *big_reference, "--aml-spec-dir", str(specs), "--retries", "0")
+    proc = snakemake(aml_workflow, *profile_args(aml_run, *args), check=False)
     assert "job not submitted (--aml-spec-dir)" in proc.stderr
     by_rule: dict[str, dict] = {}
     for path in specs.glob("*.yaml"):
         spec = yaml.safe_load(path.read_text())
         by_rule[spec["tags"]["snakemake_rule"]] = spec
-    assert by_rule["bwa_index"]["resources"]["instance_type"] == "Standard_E4s_v3"
-    assert by_rule["bwa_index"]["limits"]["timeout"] == 240 * 60
-    assert by_rule["fastqc"]["resources"]["instance_type"] == "Standard_D2s_v3"
+    assert by_rule["bwa_index"]["compute"] == "azureml:genomics-cluster"
+    assert by_rule["fastqc"]["compute"] == f"azureml:{QC_CLUSTER}"
+    assert not [rule for rule, spec in by_rule.items() if "resources" in spec]
     assert by_rule["fastqc"]["limits"]["timeout"] == 60 * 60  # the default profile's runtime
-    assert aml_run.service.requests() == []  # specs only: nothing submitted
+    # the clusters were read from the workspace; nothing was submitted
+    assert not [r for r in aml_run.service.requests() if r["method"] != "GET"]

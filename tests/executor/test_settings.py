@@ -8,8 +8,14 @@ import yaml
 from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry
 
-from aml_bridge.executor import experiment_name
-from aml_bridge.settings import ExecutorSettings, common_settings, datastore_warning, validate
+from aml_bridge.names import experiment_name
+from aml_bridge.settings import (
+    ExecutorSettings,
+    cluster_names,
+    common_settings,
+    datastore_warning,
+    validate,
+)
 
 SUB = "0b5e3d6a-1c2f-4e8a-9a7b-2d4c6e8f0a1b"
 
@@ -27,6 +33,7 @@ def test_flags_become_settings():
     s = parse(
         [
             "--aml-subscription", SUB, "--aml-resource-group", "rg", "--aml-workspace", "ws",
+            "--aml-compute", "serverless",
             "--aml-instance-types", "small:2:4096", "big:16:131072",
             "--aml-tags", "project=genomics", "owner=lab",
             "--aml-low-priority", "--aml-status-interval", "5", "--aml-spec-dir", "specs",
@@ -36,8 +43,18 @@ def test_flags_become_settings():
     assert s.instance_types == ["small:2:4096", "big:16:131072"]
     assert s.tags == ["project=genomics", "owner=lab"]
     assert s.low_priority and s.status_interval == 5 and s.spec_dir == Path("specs")
-    assert s.compute == "genomics-cluster" and s.datastore == "workspaceblobstore"
+    assert s.compute == "serverless" and s.datastore == "workspaceblobstore"
+    assert cluster_names(s) == []
     validate(s)
+
+
+def test_clusters_flag_and_default():
+    s = parse(["--aml-clusters", "genomics-cluster", "qc-cluster"])
+    assert cluster_names(s) == ["genomics-cluster", "qc-cluster"]
+    assert cluster_names(parse([])) == ["genomics-cluster"]
+    assert cluster_names(parse(["--aml-compute", "big"])) == ["big"]
+    # serverless on the command line wins over the clusters a profile lists
+    assert cluster_names(ExecutorSettings(compute="serverless", clusters=["a-cluster"])) == []
 
 
 def test_environment_variables_become_settings(monkeypatch):
@@ -68,10 +85,17 @@ def test_spec_dir_needs_no_workspace():
     [
         ({"subscription": "not-a-guid"}, "GUID"),
         ({"workspace": "-ws"}, "--aml-workspace '-ws'"),
-        ({"compute": "9cluster"}, "--aml-compute"),
+        ({"compute": "9cluster"}, "cluster '9cluster' is not a valid compute name"),
+        ({"clusters": ["a-cluster", "a-cluster"]}, "names a cluster twice"),
+        ({"compute": "c-one", "clusters": ["c-two"]}, "list them all in --aml-clusters"),
+        ({"low_priority": True}, "priority is the cluster's tier"),
+        ({"instance_types": ["small:2:4096"]}, "--aml-instance-types applies to serverless"),
+        ({"instance_type": "Standard_D2s_v3"}, "--aml-instance-type applies to serverless"),
+        ({"tags": [f"k{i}=v" for i in range(46)]}, "Azure ML allows 45"),
+        ({"tags": ["k=" + "v" * 1001]}, "at most 100 and values 1000"),
         ({"environment": "bwa:5"}, "azureml:NAME:VERSION"),
         ({"tags": ["novalue"]}, "KEY=VALUE"),
-        ({"instance_types": ["small:two:4096"]}, "NAME:CORES:MEM_MB"),
+        ({"compute": "serverless", "instance_types": ["s:two:4096"]}, "NAME:CORES:MEM_MB"),
         ({"status_interval": 0}, "--aml-status-interval"),
         ({"submit_concurrency": 0}, "--aml-submit-concurrency"),
         ({"endpoint": "http://127.0.0.1:1234"}, "https://"),
@@ -111,7 +135,7 @@ def test_experiment_defaults_to_a_valid_name_from_the_folder():
 
 def test_aml_profile_shares_no_key_with_the_workflow_profile():
     """Snakemake applies profiles/default on top of --profile aml, key by key: a key in both
-    would silently replace the aml value (e.g. set-resources with its instance types)."""
+    would silently replace the aml value."""
     root = Path(__file__).resolve().parents[2] / "workflow_profiles"
     default = yaml.safe_load((root / "default" / "config.yaml").read_text())
     aml = yaml.safe_load((root / "aml" / "config.yaml").read_text())

@@ -1,10 +1,10 @@
-"""Instance-type table, log locations and job environment variables."""
+"""Serverless instance-type table, log locations and job environment variables."""
 
 from pathlib import Path
 
 import pytest
 
-from aml_bridge.instance_types import choose_instance_type, parse_instance_table
+from aml_bridge.clusters import choose_instance_type, parse_instance_table
 from aml_bridge.job_env import job_env_vars
 from aml_bridge.logs import excerpt, log_path
 
