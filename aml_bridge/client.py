@@ -36,6 +36,14 @@ class JobState:
     studio_url: str | None = None
 
 
+@dataclass(frozen=True)
+class RunEnd:
+    """How a finished job's run ended: Azure ML's error message and how long it ran."""
+
+    message: str | None
+    ran_s: float | None
+
+
 def _quiet_sdk() -> None:
     """The SDK warns about "experimental" classes for every job it loads: noise in the log."""
     logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)
@@ -175,14 +183,28 @@ class AmlClient:
         return by_size(found)
 
     def submit(self, spec_yaml: dict[str, Any]) -> JobState:
+        """Create the job. A PUT whose answer was lost (dropped connection, 5xx) may have been
+        applied: before sending it again, look the job up and adopt it if it exists."""
         job = sdk_job(spec_yaml)
-        return _state(self._call(lambda: self.ml.jobs.create_or_update(job)))
+        tries = 0
+
+        def put_or_adopt() -> JobState:
+            nonlocal tries
+            tries += 1
+            existing = self._lookup(job.name) if tries > 1 else None
+            return existing or _state(self.ml.jobs.create_or_update(job))
+
+        return self._call(put_or_adopt)
 
     def get(self, name: str) -> JobState | None:
+        return self._call(lambda: self._lookup(name))
+
+    def _lookup(self, name: str) -> JobState | None:
+        """One GET; None when the workspace has no such job."""
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            return _state(self._call(lambda: self.ml.jobs.get(name)))
+            return _state(self.ml.jobs.get(name))
         except ResourceNotFoundError:
             return None
 
@@ -217,16 +239,18 @@ class AmlClient:
         """Ask for cancellation without waiting for the long-running operation to finish."""
         self._call(lambda: self.ml.jobs.begin_cancel(name))
 
-    def error_message(self, name: str) -> str | None:
-        """Azure ML's error for a failed job, from the job's run details.
+    def run_end(self, name: str) -> RunEnd:
+        """Azure ML's error for a finished job and its run time, from the job's run details.
 
-        The SDK exposes this only through `jobs.stream` (which prints the whole log), so the run
-        details are read through the operations object the SDK itself uses for that.
+        The SDK exposes the error only through `jobs.stream` (which prints the whole log), so the
+        run details are read through the operations object the SDK itself uses for that.
         """
         details = self._call(lambda: self.ml.jobs._runs_operations.get_run_details(name))
-        error = getattr(details, "error", None)
-        inner = getattr(error, "error", None)
-        return getattr(inner, "message", None)
+        inner = getattr(getattr(details, "error", None), "error", None)
+        start = getattr(details, "start_time_utc", None)
+        end = getattr(details, "end_time_utc", None)
+        ran_s = (end - start).total_seconds() if start and end else None
+        return RunEnd(getattr(inner, "message", None), ran_s)
 
     def download_log(self, name: str, dest: Path) -> Path | None:
         """The job's std_log.txt at dest, or None when the job left no such log."""

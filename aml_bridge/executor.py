@@ -19,7 +19,7 @@ from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
 from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 
 from aml_bridge import settings as aml_settings
-from aml_bridge.client import AmlClient, JobState
+from aml_bridge.client import AmlClient, JobState, RunEnd
 from aml_bridge.clusters import Cluster, parse_instance_table
 from aml_bridge.environments import remote_requirements
 from aml_bridge.job_env import job_env_vars
@@ -27,8 +27,23 @@ from aml_bridge.job_facts import job_facts
 from aml_bridge.logs import excerpt, log_path
 from aml_bridge.names import experiment_name
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
-from aml_bridge.status import LOST, Outcome, next_interval, outcome
-from aml_bridge.translate import CommandJobSpec, JobFacts, RunContext, build_spec
+from aml_bridge.retry import refused
+from aml_bridge.run_state import finished_run, remember_run, unfinished_run
+from aml_bridge.status import (
+    LOST,
+    Outcome,
+    canceled_by_time_limit,
+    next_interval,
+    outcome,
+    restarted,
+)
+from aml_bridge.translate import (
+    CommandJobSpec,
+    JobFacts,
+    RunContext,
+    build_spec,
+    timeout_seconds,
+)
 
 # Rounds a submitted job may be missing from the batch lookup (eventual consistency) before it
 # is looked up by name.
@@ -40,10 +55,14 @@ class Executor(RemoteExecutor):
         self.settings: aml_settings.ExecutorSettings = self.workflow.executor_settings
         aml_settings.validate(self.settings)
         s = self.settings
-        self.run_id = s.run_id or uuid.uuid4().hex[:8]
+        resumed = None if s.run_id or s.spec_dir else unfinished_run()
+        self.run_id = s.run_id or resumed or uuid.uuid4().hex[:8]
+        self.adopting = bool(s.run_id or resumed)  # jobs found by name are not submitted again
         self._server_wait: float | None = None  # set by _log_retry, from the first call on
         self.client = AmlClient(s, on_retry=self._log_retry)
         clusters = self._read_clusters()  # before any upload: a missing cluster ends the run
+        if not s.spec_dir:
+            remember_run(self.run_id)
         env_vars, withheld = job_env_vars(self.envvars())
         self._warn_about_setup(withheld)
         self._upload_local_inputs()
@@ -65,10 +84,12 @@ class Executor(RemoteExecutor):
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
         self.next_seconds_between_status_checks = s.status_interval
         self._missing: dict[str, int] = {}
+        self._init_watch()
         self.logger.info(
             f"aml: run {self.run_id}, experiment {self.run.experiment}, compute "
             + (", ".join(c.describe() for c in self.run.clusters) or self.run.compute)
             + (f", writing specs to {s.spec_dir} instead of submitting" if s.spec_dir else "")
+            + (f"; resuming unfinished run {resumed}: its jobs are adopted" if resumed else "")
         )
 
     def _read_clusters(self) -> tuple[Cluster, ...]:
@@ -81,6 +102,15 @@ class Executor(RemoteExecutor):
             return self.client.clusters(names)
         except ValueError as e:
             raise WorkflowError(f"aml: {e}") from e
+
+    def _init_watch(self) -> None:
+        """What the status rounds remember between rounds."""
+        self._last_status: dict[str, str] = {}
+        self._canceled_here: set[str] = set()  # canceled by this run (Ctrl-C, stalled jobs)
+        self._batch_refused_said = False
+        # Jobs (rule, outputs) never to be sent again, with the reason their next attempt fails
+        # at once: Snakemake has no hook to stop its retries of a failed job.
+        self._refused: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def _warn_about_setup(self, withheld: list[str]) -> None:
         s, storage = self.settings, self.workflow.storage_settings
@@ -138,8 +168,13 @@ class Executor(RemoteExecutor):
         except ValueError as e:
             self.report_job_error(SubmittedJobInfo(job), msg=f"aml: {e}")
             return
+        key = (facts.rule, facts.outputs)
+        if key in self._refused:
+            self.report_job_error(SubmittedJobInfo(job), msg=self._refused[key])
+            return
         if self.settings.spec_dir:
             path = self._write_spec(spec)
+            self._refused[key] = f"aml: spec of {facts.label} already written to {path}. "
             self.report_job_error(
                 SubmittedJobInfo(job, external_jobid=spec.name),
                 msg=f"aml: spec written to {path}, job not submitted (--aml-spec-dir). ",
@@ -157,8 +192,8 @@ class Executor(RemoteExecutor):
         return path
 
     def _submit(self, spec: CommandJobSpec) -> JobState:
-        """Adopt the job when a restarted run (same --aml-run-id) already submitted it."""
-        existing = self.client.get(spec.name) if self.settings.run_id else None
+        """Adopt the job when a restarted run (same run id) already submitted it."""
+        existing = self.client.get(spec.name) if self.adopting else None
         if existing is not None:
             return existing
         self.client.ensure_environment(spec.environment)
@@ -186,9 +221,7 @@ class Executor(RemoteExecutor):
         self._server_wait = None
         try:
             async with self.status_rate_limiter:
-                states = self.client.statuses(
-                    self.run.experiment, [info.external_jobid for info in submitted]
-                )
+                states = self._statuses([info.external_jobid for info in submitted])
         except Exception as e:  # a status round that fails never fails a job
             self.logger.warning(f"aml: status request failed ({e}); jobs stay active")
             for info in submitted:
@@ -198,17 +231,48 @@ class Executor(RemoteExecutor):
         changed = False
         for info in submitted:
             state = states.get(info.external_jobid) or self._lookup_missing(info)
+            if state is not None:
+                self._note_restart(info, state.status)
             result = outcome(state.status) if state else Outcome.ACTIVE
             if result is Outcome.ACTIVE:
                 yield info
                 continue
             changed = True
             self._missing.pop(info.external_jobid, None)
+            self._last_status.pop(info.external_jobid, None)
             if result is Outcome.SUCCEEDED:
                 self.report_job_success(info)
             else:
-                self._report_failure(info, state, preempted=result is Outcome.PREEMPTED)
+                self._report_failure(info, state, result)
         self._set_interval(changed)
+
+    def _statuses(self, names: list[str]) -> dict[str, JobState]:
+        """The batch lookup; when it is refused (a 4xx other than 408/429: e.g. a role without
+        run-history access), this round's jobs are looked up one GET each instead."""
+        try:
+            return self.client.statuses(self.run.experiment, names)
+        except Exception as e:
+            if not refused(e):
+                raise
+            if not self._batch_refused_said:
+                self._batch_refused_said = True
+                self.logger.warning(
+                    f"aml: the batch status lookup was refused ({e}); "
+                    "jobs are looked up one request each instead"
+                )
+        return {name: state for name in names if (state := self.client.get(name)) is not None}
+
+    def _note_restart(self, info: SubmittedJobInfo, status: str) -> None:
+        """Preemption of a low-priority node: Azure ML queues the same job again and restarts
+        it. Nothing to do but say so: its outputs come from the run that completes."""
+        name = info.external_jobid
+        previous, self._last_status[name] = self._last_status.get(name), status
+        if restarted(previous, status):
+            facts: JobFacts = info.aux["facts"]
+            self.logger.warning(
+                f"aml: job {name} ({facts.label}) went from {previous} back to {status}: "
+                "Azure ML restarts it (its low-priority node was preempted)"
+            )
 
     def _lookup_missing(self, info: SubmittedJobInfo) -> JobState | None:
         name = info.external_jobid
@@ -229,15 +293,17 @@ class Executor(RemoteExecutor):
             self._server_wait,
         )
 
-    def _report_failure(self, info: SubmittedJobInfo, state: JobState, preempted: bool) -> None:
+    def _report_failure(self, info: SubmittedJobInfo, state: JobState, result: Outcome) -> None:
         facts: JobFacts = info.aux["facts"]
         name = info.external_jobid
-        if preempted:
-            reason = "canceled by Azure ML (node preempted or reclaimed); a failed attempt"
-        elif state.status == LOST:
+        if state.status == LOST:
             reason = "is no longer known to the workspace (deleted or never created)"
+        elif result is Outcome.STALLED:
+            reason = self._cancel_stalled(name, state.status)
+        elif result is Outcome.CANCELED:
+            reason = self._canceled_reason(facts, name)
         else:
-            error = (self._error_message(name) or "no error message").rstrip(". ")
+            error = (self._run_end(name).message or "no error message").rstrip(". ")
             reason = f"{state.status}: {error}"
         studio_url = info.aux["submit"].result().studio_url  # status lookups do not carry it
         msg = f"aml: job {name} {reason}.\nStudio: {studio_url or 'n/a'}\n"
@@ -248,12 +314,43 @@ class Executor(RemoteExecutor):
             msg += f"From {log}:\n{excerpt(log)}\n"
         self.report_job_error(info, msg=msg, aux_logs=aux_logs)
 
-    def _error_message(self, name: str) -> str | None:
+    def _cancel_stalled(self, name: str, status: str) -> str:
+        """NotResponding (or Paused) may resume: cancel the job before its attempt counts as
+        failed, so that it cannot run alongside its retry. The reason for the error."""
+        self._canceled_here.add(name)
         try:
-            return self.client.error_message(name)
+            self.client.cancel(name)
+        except Exception as e:
+            return (
+                f"was {status} and canceling it failed ({e}): cancel it in the Studio before "
+                "its retry finishes, or both may write the outputs"
+            )
+        return f"was {status}; canceled so that it cannot resume alongside its retry"
+
+    def _canceled_reason(self, facts: JobFacts, name: str) -> str:
+        """Canceled: by its time limit (a failed attempt), by this run, or by someone else (then
+        the job is not resubmitted: someone meant it to stop)."""
+        limit = timeout_seconds(facts)
+        end = self._run_end(name)
+        if canceled_by_time_limit(end.message, end.ran_s, limit):
+            return (
+                f"exceeded its time limit and was canceled by Azure ML: rule {facts.rule} has "
+                f"runtime={facts.resources.get('runtime')} (minutes; the job's limits.timeout "
+                f"{limit} s); raise the rule's runtime resource"
+            )
+        if name in self._canceled_here:
+            return "was canceled by this run"
+        self._refused[(facts.rule, facts.outputs)] = (
+            f"aml: {facts.label} was canceled outside this run (job {name}); not resubmitted. "
+        )
+        return "was canceled outside this run (Studio, CLI or API); not resubmitted"
+
+    def _run_end(self, name: str) -> RunEnd:
+        try:
+            return self.client.run_end(name)
         except Exception as e:
             self.logger.warning(f"aml: reading the error of {name} failed ({e})")
-            return None
+            return RunEnd(None, None)
 
     def _download_log(self, facts: JobFacts, name: str) -> Path | None:
         dest = log_path(facts.rule, facts.wildcards, facts.attempt)
@@ -274,6 +371,7 @@ class Executor(RemoteExecutor):
             for info in active_jobs
             if not info.aux["submit"].cancelled() and info.aux["submit"].exception() is None
         ]
+        self._canceled_here.update(names)
         for name, future in [(n, self.pool.submit(self.client.cancel, n)) for n in names]:
             try:
                 future.result()
@@ -283,5 +381,8 @@ class Executor(RemoteExecutor):
             self.logger.info(f"aml: canceled {len(names)} job(s) of run {self.run_id}")
 
     def shutdown(self) -> None:
+        """The run ended (also after Ctrl-C): nothing of it is left to adopt."""
         self.pool.shutdown(wait=True, cancel_futures=True)
+        if not self.settings.spec_dir:
+            finished_run()
         super().shutdown()

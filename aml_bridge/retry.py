@@ -1,12 +1,13 @@
 """Retrying control-plane calls: 429 (honouring Retry-After), 5xx and dropped connections.
 
 Everything else (401, 403, 404, a rejected spec) fails at once: retrying would only hide it.
+Which statuses are transient, how Retry-After is read and how long to back off are the storage
+plugin's definitions (one retry vocabulary for the whole project; that package is the one
+shipped to remote jobs on its own, so the definitions live there).
 """
 
 from __future__ import annotations
 
-import email.utils
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,8 +15,13 @@ from typing import TypeVar
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
+from snakemake_storage_plugin_azureml.retry import (
+    backoff,
+    is_transient_status,
+    retry_after_seconds,
+)
+
 T = TypeVar("T")
-TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -25,30 +31,7 @@ class Backoff:
     attempts: int = 10
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        """What the server asked for (Retry-After); otherwise exponential with jitter."""
-        if retry_after is not None:
-            return retry_after
-        return min(self.cap_s, self.base_s * 2**attempt) * random.uniform(0.5, 1.0)
-
-
-def retry_after_seconds(headers) -> float | None:
-    """Retry-After (seconds or an HTTP date) or x-ms-retry-after-ms, if the response has one."""
-    if not headers:
-        return None
-    millis = headers.get("x-ms-retry-after-ms")
-    if millis:
-        try:
-            return float(millis) / 1000
-        except ValueError:
-            pass
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        return backoff(attempt, self.base_s, self.cap_s, retry_after)
 
 
 def transient(error: BaseException) -> tuple[bool, float | None]:
@@ -57,10 +40,22 @@ def transient(error: BaseException) -> tuple[bool, float | None]:
         error, ServiceRequestError | ServiceResponseError | ConnectionError | TimeoutError
     ):
         return True, None
-    if isinstance(error, HttpResponseError) and error.status_code in TRANSIENT_STATUS:
+    status = getattr(error, "status_code", None)
+    if isinstance(error, HttpResponseError) and status is not None and is_transient_status(status):
         response = getattr(error, "response", None)
         return True, retry_after_seconds(getattr(response, "headers", None))
     return False, None
+
+
+def refused(error: BaseException) -> bool:
+    """A 4xx other than 408/429: the service understood and said no (retrying will not help)."""
+    status = getattr(error, "status_code", None)
+    return (
+        isinstance(error, HttpResponseError)
+        and status is not None
+        and 400 <= status < 500
+        and not is_transient_status(status)
+    )
 
 
 def call_with_retries(

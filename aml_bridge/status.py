@@ -7,34 +7,65 @@ cost 2 requests, however long the run's history.
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 
-SUCCEEDED = {"Completed"}
-# Canceled without us asking means the system took the node (preemption): a failed attempt that
-# --retries resubmits. NotResponding and Paused are terminal in the SDK too.
-FAILED = {"Failed", "NotResponding", "Paused"}
-CANCELED = {"Canceled"}
 # Not an Azure ML status: a submitted job that the workspace no longer knows (a failed attempt).
 LOST = "NotFound"
 MAX_INTERVAL_FACTOR = 8
 
 
 class Outcome(Enum):
-    ACTIVE = "active"
+    ACTIVE = "active"  # keep watching
     SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    PREEMPTED = "preempted"
+    FAILED = "failed"  # a failed attempt: --retries resubmits it
+    CANCELED = "canceled"  # by its time limit (a failed attempt) or by someone (never resubmitted)
+    STALLED = "stalled"  # may still resume: cancel it first, then it is a failed attempt
+
+
+# Every value of Azure ML's JobStatus (REST enum; the SDK's JobStatus docstrings quoted).
+MEANING: dict[str, Outcome] = {
+    "NotStarted": Outcome.ACTIVE,  # accepted, not yet processed
+    "Starting": Outcome.ACTIVE,  # being processed; the run id exists
+    "Provisioning": Outcome.ACTIVE,  # on-demand compute being created
+    "Preparing": Outcome.ACTIVE,  # image build / environment setup
+    "Queued": Outcome.ACTIVE,  # waiting for nodes (also after a low-priority preemption)
+    "Running": Outcome.ACTIVE,
+    "Finalizing": Outcome.ACTIVE,  # user code done, outputs being collected
+    "CancelRequested": Outcome.ACTIVE,  # becomes Canceled
+    "Completed": Outcome.SUCCEEDED,
+    "Failed": Outcome.FAILED,
+    # limits.timeout expired ("the job will be cancelled") or someone canceled it; not preemption,
+    # which re-queues the same job
+    "Canceled": Outcome.CANCELED,
+    # "no heartbeat recently sent"; the only status a run may leave for an earlier one (resume)
+    "NotResponding": Outcome.STALLED,
+    "Paused": Outcome.STALLED,  # "paused by users": may be resumed
+    "Unknown": Outcome.ACTIVE,  # "not mapped to all other statuses": wait for a real one
+    LOST: Outcome.FAILED,
+}
+# A job seen running and then waiting again was restarted (low-priority preemption re-queues it).
+STARTED = {"Running", "Finalizing"}
+WAITING = {"NotStarted", "Starting", "Provisioning", "Preparing", "Queued"}
+# Words of a time-limit cancellation in the run's error (its exact text is not documented).
+TIMEOUT_WORDS = re.compile(r"time ?out|timed out|time limit|run duration", re.IGNORECASE)
 
 
 def outcome(status: str) -> Outcome:
     """Unknown or new statuses count as active: only a terminal status ends a job."""
-    if status in SUCCEEDED:
-        return Outcome.SUCCEEDED
-    if status in FAILED or status == LOST:
-        return Outcome.FAILED
-    if status in CANCELED:
-        return Outcome.PREEMPTED
-    return Outcome.ACTIVE
+    return MEANING.get(status, Outcome.ACTIVE)
+
+
+def restarted(previous: str | None, current: str) -> bool:
+    return previous in STARTED and current in WAITING
+
+
+def canceled_by_time_limit(message: str | None, ran_s: float | None, limit_s: int | None) -> bool:
+    """A Canceled job ended by its limits.timeout: the run's error says so, or it ran the whole
+    limit (a cancel from outside would have to land in the last instant to look the same)."""
+    if not limit_s:
+        return False
+    return bool(message and TIMEOUT_WORDS.search(message)) or (ran_s or 0) >= limit_s
 
 
 def next_interval(current: float, base: float, changed: bool, server_wait: float | None) -> float:

@@ -1,4 +1,5 @@
-"""Faults on request: failed or preempted jobs, throttled or unavailable API, slow queueing.
+"""Faults on request: failed, preempted or unresponsive jobs, throttled or unavailable API,
+dropped connections, slow queueing.
 
 Set at start from the `AML_LOCAL_FAULTS` environment variable (JSON) or at runtime through
 `PUT /_local/faults`; fractions draw from one seeded generator so a test run is repeatable.
@@ -17,10 +18,14 @@ from .errors import ServiceError
 
 FAULTS_ENV = "AML_LOCAL_FAULTS"
 
-PREEMPTION_MESSAGE = (
-    "The job was canceled by the system: the low-priority node it ran on was preempted "
-    "(reclaimed by Azure). Resubmit the job."
+PREEMPTION_NOTE = (
+    "Job preempted: the low-priority node it ran on was reclaimed. Azure ML queues the job "
+    "again; it restarts from the beginning."
 )
+
+
+class DroppedConnection(Exception):
+    """Raised by a route that did its work: the server closes the connection unanswered."""
 
 
 @dataclass
@@ -31,6 +36,13 @@ class FaultSettings:
     preempt_pattern: str | None = None  # regex: matching jobs are preempted once running
     preempt_fraction: float = 0.0
     preempt_after: float = 0.0  # seconds in Running before the node is reclaimed
+    requeue_delay: float = 0.0  # seconds a preempted job waits in Queued before it restarts
+    not_responding_pattern: str | None = None  # regex: matching jobs stop sending heartbeats
+    not_responding_after: float = 0.0  # seconds in Running before they go NotResponding
+    not_responding_for: float = 5.0  # seconds NotResponding; then they resume (Running)
+    drop_response_pattern: str | None = None  # regex: the first PUT of a matching job is
+    # processed, then its connection closed without an answer
+    refuse_batch_status: int = 0  # a 4xx: run history's batch lookup by ids is refused
     throttle_fraction: float = 0.0  # fraction of API calls refused
     throttle_status: int = 429  # 429 (with Retry-After) or 503
     retry_after: int = 1  # seconds; the SDK parses Retry-After as an integer
@@ -46,7 +58,15 @@ class FaultSettings:
         settings = cls(**data)
         if settings.throttle_status not in (429, 503):
             raise ValueError("throttle_status must be 429 or 503")
-        for pattern in (settings.fail_pattern, settings.preempt_pattern):
+        if settings.refuse_batch_status and not 400 <= settings.refuse_batch_status < 500:
+            raise ValueError("refuse_batch_status must be a 4xx status (or 0: off)")
+        patterns = (
+            settings.fail_pattern,
+            settings.preempt_pattern,
+            settings.not_responding_pattern,
+            settings.drop_response_pattern,
+        )
+        for pattern in patterns:
             if pattern:
                 re.compile(pattern)
         return settings
@@ -73,6 +93,8 @@ class FaultInjector:
         with self._lock:
             self.settings = settings
             self._rng = random.Random(settings.seed)
+            self._dropped: set[str] = set()
+            self._preempted: set[str] = set()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self.settings)
@@ -95,6 +117,16 @@ class FaultInjector:
             )
         return ServiceError(503, "ServiceUnavailable", "The service is unavailable (injected).")
 
+    def batch_refusal(self) -> ServiceError | None:
+        """The error to answer run history's batch lookup with, if it is to be refused."""
+        with self._lock:
+            status = self.settings.refuse_batch_status
+        if not status:
+            return None
+        message = "The client is not authorized to read runs by ids (injected refusal)."
+        code = "AuthorizationFailed" if status == 403 else "UserError"
+        return ServiceError(status, code, message)
+
     def job_failure(self, name: str, tags: dict[str, str]) -> str | None:
         """Why this job is to fail without running its command, or None."""
         with self._lock:
@@ -108,14 +140,36 @@ class FaultInjector:
         return None
 
     def preemption_delay(self, name: str) -> float | None:
-        """Seconds after which this running job's node is reclaimed, or None."""
+        """Seconds after which this running job's node is reclaimed, or None. Once per job: the
+        restarted job then runs to its end."""
         with self._lock:
             s = self.settings
+            if name in self._preempted:
+                return None
             hit = bool(s.preempt_pattern and re.search(s.preempt_pattern, name))
             if hit or self._draw(s.preempt_fraction):
+                self._preempted.add(name)
                 return s.preempt_after
         return None
 
-    def queue_delay(self) -> float:
+    def not_responding(self, name: str) -> tuple[float, float] | None:
+        """(seconds in Running before the job stops responding, seconds until it resumes)."""
         with self._lock:
-            return self.settings.queue_delay
+            s = self.settings
+            if s.not_responding_pattern and re.search(s.not_responding_pattern, name):
+                return s.not_responding_after, s.not_responding_for
+        return None
+
+    def drop_response(self, name: str) -> bool:
+        """Whether the answer to this job's PUT is to be lost (once per job name)."""
+        with self._lock:
+            pattern = self.settings.drop_response_pattern
+            if not pattern or name in self._dropped or not re.search(pattern, name):
+                return False
+            self._dropped.add(name)
+            return True
+
+    def queue_delay(self, requeued: bool = False) -> float:
+        with self._lock:
+            s = self.settings
+            return s.requeue_delay if requeued else s.queue_delay

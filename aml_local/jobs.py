@@ -1,8 +1,11 @@
 """Job lifecycle: accept, queue, run, cancel, preempt; the job documents and their run history.
 
 Status moves NotStarted → Queued → Preparing → Running → Finalizing → Completed / Failed /
-Canceled. The storage credentials a cluster's identity would provide are put in each job's
-environment (`job_storage_environment`).
+Canceled. A preempted job goes back to Queued and runs again; a job that stops sending
+heartbeats is NotResponding until it resumes (Running) or is canceled; an expired
+`limits.timeout` cancels the job (Canceled, the reason in the run's error). The storage
+credentials a cluster's identity would provide are put in each job's environment
+(`job_storage_environment`).
 """
 
 from __future__ import annotations
@@ -20,14 +23,15 @@ from .bindings import DataRef, parse_data_uri
 from .blobs import BLOB_PROXY_PREFIX, Datastores
 from .builds import EnvironmentBuilds
 from .errors import ServiceError, not_found
-from .faults import PREEMPTION_MESSAGE, FaultInjector
+from .faults import PREEMPTION_NOTE, FaultInjector
 from .job_checks import check_command_job, check_job_names, job_cluster, plan_job
 from .runner import LOG_NAME, BindingError, JobRunner, Outcome, Stop
 from .scheduler import ClusterScheduler
 from .store import Store
 from .workspace import ARTIFACT_DATASTORE, PROVIDER, Workspace, now_iso
 
-TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding", "Paused"}
+# NotResponding is not final here: a run may leave it for an earlier status (resume).
+TERMINAL = {"Completed", "Failed", "Canceled", "Paused"}
 JOB_SYSTEM_FIELDS = ("status", "services")
 
 
@@ -66,6 +70,7 @@ class JobManager:
         self._stops: dict[str, Stop] = {}  # jobs queued or running
         self._running: set[str] = set()
         self._lock = threading.Lock()
+        self._status_lock = threading.RLock()
         self._closing = False
         self.scheduler = ClusterScheduler({c.name: c.max_nodes for c in ws.clusters}, self._execute)
         self.builds = builds or EnvironmentBuilds(store)
@@ -82,16 +87,23 @@ class JobManager:
         return self.store.get("runs", name) or {}
 
     def _set_status(self, name: str, status: str, error: dict | None = None) -> None:
-        self.store.update("jobs", name, {"status": status})
-        run = self.store.get("runs", name) or {"runId": name}
-        run["status"] = status
-        if status == "Running" and "startTimeUtc" not in run:
-            run["startTimeUtc"] = now_iso()
-        if status in TERMINAL:
-            run["endTimeUtc"] = now_iso()
-        if error:
-            run["error"] = {"error": error}
-        self.store.put("runs", name, run)
+        with self._status_lock:
+            self.store.update("jobs", name, {"status": status})
+            run = self.store.get("runs", name) or {"runId": name}
+            run["status"] = status
+            if status == "Running" and "startTimeUtc" not in run:
+                run["startTimeUtc"] = now_iso()
+            if status in TERMINAL:
+                run["endTimeUtc"] = now_iso()
+            if error:
+                run["error"] = {"error": error}
+            self.store.put("runs", name, run)
+
+    def _swap_status(self, name: str, expected: str, status: str) -> None:
+        """Set `status` only if the job is still in `expected` (timers racing the job's end)."""
+        with self._status_lock:
+            if self.get(name)["properties"]["status"] == expected:
+                self._set_status(name, status)
 
     def list(self, query: dict[str, str]) -> list[dict[str, Any]]:
         """Newest first, filtered by `tag` ("key" or "key=value") and `experimentName`."""
@@ -152,14 +164,14 @@ class JobManager:
         self._enqueue(name)
         return self.get(name), True
 
-    def _enqueue(self, name: str) -> None:
+    def _enqueue(self, name: str, requeued: bool = False) -> None:
         props = self.get(name)["properties"]
         nodes = (props.get("resources") or {}).get("instanceCount") or 1
         cluster = job_cluster(self.ws, props.get("computeId")).name
         with self._lock:
             self._stops[name] = Stop()  # from now on a cancel can reach the job
         self._set_status(name, "Queued")
-        self.scheduler.submit(name, nodes, self.faults.queue_delay(), cluster)
+        self.scheduler.submit(name, nodes, self.faults.queue_delay(requeued), cluster)
 
     def recover(self) -> list[str]:
         """After a restart: queue again every job that had not finished (its node was lost)."""
@@ -217,7 +229,8 @@ class JobManager:
                 self._set_status(name, "Failed", {"code": "ServiceError", "message": str(exc)})
         finally:
             with self._lock:
-                self._stops.pop(name, None)
+                if self._stops.get(name) is stop:  # not re-queued meanwhile
+                    del self._stops[name]
                 self._running.discard(name)
 
     def _run(self, name: str, stop: Stop) -> None:
@@ -242,20 +255,52 @@ class JobManager:
             message = f"Preparing the job failed: {exc}"
             self._end_early(runner, name, {"code": "UserError", "message": message})
             return
+        preemptions = (self.store.get("runs", name) or {}).get("preemptions", 0)
+        if preemptions:
+            runner.note(f"Job restarted after {preemptions} preemption(s) of its node.")
         job_env = job_storage_environment(self.stores, self.ws, name, props["experimentName"])
         plan.environment = {**self.base_env, **job_env, **plan.environment}
         with self._lock:
             self._running.add(name)
         self._set_status(name, "Running")
-        preempt_after = self.faults.preemption_delay(name)
-        timer = threading.Timer(preempt_after or 0.0, stop.request, ("preempted",))
-        timer.daemon = True
-        if preempt_after is not None:
-            timer.start()
+        timers = self._fault_timers(name, stop)
         outcome = runner.run(values, stop)
-        timer.cancel()
-        if outcome.stopped != "shutdown":
+        for timer in timers:
+            timer.cancel()
+        if outcome.stopped == "preempted":
+            self._requeue(runner, name)
+        elif outcome.stopped != "shutdown":
             self._finish(runner, name, outcome)
+
+    def _fault_timers(self, name: str, stop: Stop) -> list[threading.Timer]:
+        """Started timers for the injected preemption and heartbeat loss of a running job."""
+        timers = []
+        preempt_after = self.faults.preemption_delay(name)
+        if preempt_after is not None:
+            timers.append(threading.Timer(preempt_after, stop.request, ("preempted",)))
+        stall = self.faults.not_responding(name)
+        if stall is not None:
+            after, lasting = stall
+            swap = self._swap_status
+            timers.append(threading.Timer(after, swap, (name, "Running", "NotResponding")))
+            resume = (name, "NotResponding", "Running")
+            timers.append(threading.Timer(after + lasting, swap, resume))
+        for timer in timers:
+            timer.daemon = True
+            timer.start()
+        return timers
+
+    def _requeue(self, runner: JobRunner, name: str) -> None:
+        """Low-priority preemption: Azure ML queues the same job again; it restarts from the
+        beginning on another node (outputs are only uploaded by a run that completes)."""
+        runner.note(PREEMPTION_NOTE)
+        runner.upload_log()
+        runner.clean()
+        with self._status_lock:
+            run = self.store.get("runs", name) or {"runId": name}
+            run["preemptions"] = run.get("preemptions", 0) + 1
+            self.store.put("runs", name, run)
+        self._enqueue(name, requeued=True)
 
     def _end_early(self, runner: JobRunner, name: str, error: dict[str, str]) -> None:
         """Fail a job before its command starts, with the reason in its log too."""
@@ -268,17 +313,18 @@ class JobManager:
     def _finish(self, runner: JobRunner, name: str, outcome: Outcome) -> None:
         self._set_status(name, "Finalizing")
         status, error = "Completed", None
-        if outcome.stopped == "preempted":
-            runner.note("Job preempted: its node was reclaimed.")
-            status, error = "Canceled", {"code": "JobPreempted", "message": PREEMPTION_MESSAGE}
-        elif outcome.stopped == "user":
+        if outcome.stopped == "user":
             runner.note("Job canceled.")
             status = "Canceled"
-        elif outcome.stopped == "timeout":
+        elif outcome.stopped == "timeout":  # "the max run duration, after which the job will
+            # be cancelled" (REST JobLimits.timeout): Canceled, the reason in the run's error
             limit = runner.plan.timeout_s or 0
-            message = f"The job exceeded its time limit of {limit:g} s and was killed."
+            message = (
+                f"The job was canceled by the system: it exceeded its time limit "
+                f"(limits.timeout = {limit:g} s)."
+            )
             runner.note(message)
-            status, error = "Failed", {"code": "JobTimeout", "message": message}
+            status, error = "Canceled", {"code": "JobTimeout", "message": message}
         else:
             runner.collect_outputs()
             if outcome.exit_code != 0:

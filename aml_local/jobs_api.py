@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from .context import Context
 from .errors import ServiceError, bad_request
+from .faults import DroppedConnection
 from .jobs import TERMINAL, log_ref
 from .routing import Request, Response, Router
 from .runner import LOG_NAME
@@ -29,6 +30,8 @@ def register(router: Router, ctx: Context) -> None:
         if errors:
             raise bad_request("Invalid job: " + "; ".join(errors))
         doc, created = ctx.jobs.submit(req.params["name"], body)
+        if ctx.faults.drop_response(doc["name"]):
+            raise DroppedConnection(doc["name"])
         return Response(201 if created else 200, doc)
 
     def get_job(req: Request) -> Response:
@@ -83,6 +86,9 @@ def register(router: Router, ctx: Context) -> None:
         return Response(body={"runMetadata": {**_run(ctx, name), "outputs": {}}})
 
     def runs_by_ids(req: Request) -> Response:
+        refusal = ctx.faults.batch_refusal()
+        if refusal:
+            raise refusal
         experiment = req.params["experimentName"]
         runs, errors = {}, {}
         for run_id in _run_ids(req.json()):

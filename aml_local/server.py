@@ -16,6 +16,7 @@ import jwt
 from .blobs import BLOB_PROXY_PREFIX
 from .context import Context
 from .errors import ServiceError
+from .faults import DroppedConnection
 from .routing import Request, Response, Router
 
 API_PREFIXES = ("/subscriptions/", "/history/")
@@ -59,6 +60,8 @@ class Dispatcher:
             response = route.handler(Request(method, parts.path, params, query, headers, body))
         except ServiceError as exc:
             response = Response(exc.status, exc.body(), exc.headers)
+        except DroppedConnection:  # injected fault: the work is done, the answer lost
+            return route_name, None
         except Exception as exc:  # report, keep serving
             traceback.print_exc(file=sys.stderr)
             response = Response(500, ServiceError(500, "InternalError", str(exc)).body())
@@ -97,6 +100,10 @@ def make_handler(dispatcher: Dispatcher) -> type[BaseHTTPRequestHandler]:
                 self._send(status, resp_headers, data)
                 return
             route, response = dispatcher.handle(self.command, self.path, headers, body)
+            if response is None:
+                ctx.log.add(self.command, route, 0)  # status 0: no answer sent
+                self.close_connection = True
+                return
             if not route.startswith(CONTROL_PREFIX):
                 ctx.log.add(self.command, route, response.status)
             data = b""

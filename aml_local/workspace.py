@@ -79,7 +79,10 @@ class Workspace:
         )
 
     def studio_url(self, job_name: str) -> str:
-        return f"{self.base_url}/studio/jobs/{job_name}"
+        """Shaped like Azure ML's (`https://ml.azure.com/runs/<name>?wsid=...`; the SDK appends
+        `&tid=<tenant>`), as the SDK's studio_url_from_job_id builds it."""
+        wsid = f"/subscriptions/{self.subscription_id}/resourcegroups/{self.resource_group}"
+        return f"{self.base_url}/runs/{job_name}?wsid={wsid}/workspaces/{self.name}"
 
     def resource(self) -> dict[str, Any]:
         return {

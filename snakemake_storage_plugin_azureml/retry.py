@@ -9,6 +9,7 @@ not-found answers are never retried.
 
 from __future__ import annotations
 
+import email.utils
 import random
 import time
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from io import SEEK_SET
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.core.pipeline.policies import HTTPPolicy
 
+# The retry vocabulary shared with the Azure ML executor (aml_bridge.retry imports it from here:
+# this package is shipped to remote jobs alone, so the definitions live on this side).
 NON_RETRYABLE_5XX = {501, 505}
 STORAGE_RETRY_OPTIONS = (
     "retry_total",
@@ -41,26 +44,40 @@ class RetryBudget:
 
 
 def is_transient_status(status: int) -> bool:
+    """408, 429 and 5xx (but 501 Not Implemented, 505 Version Not Supported): worth retrying."""
     return status in (408, 429) or (status >= 500 and status not in NON_RETRYABLE_5XX)
 
 
 def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
-    """The server's Retry-After when it sent one, else exponential backoff with jitter."""
+    """The server's Retry-After when it sent one (never sooner), else exponential backoff
+    (attempt 0: `base`) capped at `cap`, with jitter down to half of it."""
     if retry_after is not None:
-        return min(max(retry_after, 0.0), cap)
-    return min(cap, base * 2**attempt) * random.uniform(0.8, 1.2)
+        return max(retry_after, 0.0)
+    return min(cap, base * 2**attempt) * random.uniform(0.5, 1.0)
 
 
 def retry_after_seconds(headers) -> float | None:
-    """The server's requested wait (x-ms-retry-after-ms or Retry-After in seconds), if any."""
-    for name, scale in (("x-ms-retry-after-ms", 0.001), ("Retry-After", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                return float(value) * scale
-            except ValueError:
-                return None
-    return None
+    """The server's requested wait: x-ms-retry-after-ms, else Retry-After in seconds or as an
+    HTTP date; None when absent or unreadable."""
+    if not headers:
+        return None
+    millis = headers.get("x-ms-retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
 
 
 class TransientRetryPolicy(HTTPPolicy):

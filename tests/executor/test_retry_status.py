@@ -1,5 +1,8 @@
 """Retry policy, status mapping and the adaptive status interval."""
 
+import email.utils
+import time
+
 import pytest
 from azure.core.exceptions import (
     HttpResponseError,
@@ -8,8 +11,17 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline.transport import HttpResponse
 
-from aml_bridge.retry import Backoff, call_with_retries, retry_after_seconds, transient
-from aml_bridge.status import LOST, Outcome, next_interval, outcome
+from aml_bridge.retry import Backoff, call_with_retries, refused, transient
+from aml_bridge.status import (
+    LOST,
+    MEANING,
+    Outcome,
+    canceled_by_time_limit,
+    next_interval,
+    outcome,
+    restarted,
+)
+from snakemake_storage_plugin_azureml.retry import retry_after_seconds
 
 
 class Response(HttpResponse):
@@ -40,7 +52,16 @@ def test_throttling_honours_retry_after():
 def test_retry_after_forms():
     assert retry_after_seconds({"x-ms-retry-after-ms": "1500"}) == 1.5
     assert retry_after_seconds({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
+    later = email.utils.formatdate(time.time() + 120, usegmt=True)
+    assert 100 < retry_after_seconds({"Retry-After": later}) <= 120
+    assert retry_after_seconds({"Retry-After": "soon"}) is None
     assert retry_after_seconds({}) is None
+
+
+def test_refused_means_a_4xx_retrying_cannot_fix():
+    assert refused(http_error(403)) and refused(http_error(400)) and refused(http_error(404))
+    assert not any(refused(http_error(s)) for s in (408, 429, 500, 503))
+    assert not refused(ServiceRequestError("connection reset"))
 
 
 def test_backoff_grows_to_its_cap_and_follows_the_server():
@@ -84,23 +105,55 @@ def test_call_with_retries_gives_up_and_never_retries_client_errors():
     assert len(calls) == 1
 
 
-@pytest.mark.parametrize(
-    "status, expected",
-    [
-        ("Completed", Outcome.SUCCEEDED),
-        ("Failed", Outcome.FAILED),
-        ("NotResponding", Outcome.FAILED),
-        ("Canceled", Outcome.PREEMPTED),
-        (LOST, Outcome.FAILED),
-        ("Queued", Outcome.ACTIVE),
-        ("Running", Outcome.ACTIVE),
-        ("Finalizing", Outcome.ACTIVE),
-        ("CancelRequested", Outcome.ACTIVE),
-        ("SomethingNew", Outcome.ACTIVE),
-    ],
-)
-def test_outcomes(status, expected):
-    assert outcome(status) is expected
+# What each Azure ML job status means to the executor (REST JobStatus: every value).
+EXPECTED = {
+    "NotStarted": Outcome.ACTIVE,
+    "Starting": Outcome.ACTIVE,
+    "Provisioning": Outcome.ACTIVE,
+    "Preparing": Outcome.ACTIVE,
+    "Queued": Outcome.ACTIVE,
+    "Running": Outcome.ACTIVE,
+    "Finalizing": Outcome.ACTIVE,
+    "CancelRequested": Outcome.ACTIVE,
+    "Completed": Outcome.SUCCEEDED,
+    "Failed": Outcome.FAILED,
+    "Canceled": Outcome.CANCELED,
+    "NotResponding": Outcome.STALLED,
+    "Paused": Outcome.STALLED,
+    "Unknown": Outcome.ACTIVE,
+}
+
+
+def _rest_job_statuses() -> list[str]:
+    from azure.ai.ml._restclient.arm_ml_service.models import JobStatus
+
+    return [status.value for status in JobStatus]
+
+
+@pytest.mark.parametrize("status", _rest_job_statuses())
+def test_every_azure_ml_job_status_has_a_meaning(status):
+    assert status in MEANING, f"{status} has no meaning in aml_bridge.status.MEANING"
+    assert outcome(status) is EXPECTED[status]
+
+
+def test_statuses_outside_azure_ml_enum():
+    assert set(MEANING) == {*_rest_job_statuses(), LOST}
+    assert outcome(LOST) is Outcome.FAILED
+    assert outcome("SomethingNew") is Outcome.ACTIVE
+
+
+def test_a_job_seen_running_then_waiting_was_restarted():
+    assert restarted("Running", "Queued") and restarted("Finalizing", "Preparing")
+    assert not restarted(None, "Queued") and not restarted("Queued", "Running")
+    assert not restarted("Running", "Running") and not restarted("Preparing", "Queued")
+
+
+def test_canceled_by_time_limit_from_the_message_or_the_time_it_ran():
+    assert canceled_by_time_limit("The job exceeded its time limit", 3.0, 60)
+    assert canceled_by_time_limit("Run timed out", None, 60)
+    assert canceled_by_time_limit(None, 60.4, 60)
+    assert not canceled_by_time_limit("Canceled by user", 12.0, 60)
+    assert not canceled_by_time_limit("The job exceeded its time limit", 60.0, None)
 
 
 def test_interval_backs_off_when_idle_and_resets_on_change():

@@ -1,4 +1,5 @@
-"""Serverless instance-type table, log locations and job environment variables."""
+"""Serverless instance-type table, log locations, job environment variables, the unfinished
+run's id."""
 
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 from aml_bridge.clusters import choose_instance_type, parse_instance_table
 from aml_bridge.job_env import job_env_vars
 from aml_bridge.logs import excerpt, log_path
+from aml_bridge.run_state import finished_run, remember_run, unfinished_run
 
 
 def test_table_sorted_and_smallest_fit_chosen():
@@ -56,3 +58,15 @@ def test_secrets_stay_out_of_job_specs():
         "TZ": "UTC",
     }
     assert withheld == ["MY_API_TOKEN", "SNAKEMAKE_STORAGE_AZUREML_CONNECTION_STRING"]
+
+
+def test_run_id_of_an_unfinished_run_is_kept_until_the_run_ends(tmp_path):
+    path = tmp_path / ".snakemake" / "aml" / "run_id"
+    assert unfinished_run(path) is None
+    remember_run("ab12cd34", path)
+    assert unfinished_run(path) == "ab12cd34"
+    path.write_text("../../etc\n")  # not a run id: ignored, a new run starts
+    assert unfinished_run(path) is None
+    finished_run(path)
+    assert not path.exists()
+    finished_run(path)  # a run that never wrote one ends as well

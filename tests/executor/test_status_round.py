@@ -46,6 +46,7 @@ def status_executor(service, run: RunContext, reports: Reports) -> Executor:
     executor.logger = logging.getLogger(__name__)
     executor.next_seconds_between_status_checks = settings.status_interval
     executor._server_wait, executor._missing = None, {}
+    executor._init_watch()
     executor.report_job_success = lambda info: reports.succeeded.append(info.external_jobid)
 
     def report_job_error(info: SubmittedJobInfo, msg: str, aux_logs: list | None = None) -> None:
@@ -125,7 +126,11 @@ def test_hundreds_of_active_jobs_cost_a_few_requests_per_round(
     assert active == [*held_names, ghost.external_jobid]
     assert reports.succeeded == [done.external_jobid]
     message = reports.failed[fails.external_jobid]
-    assert "Failed: Execution failed" in message and "Studio: https://" in message
+    assert "Failed: Execution failed" in message
+    # the Studio link as Azure ML shapes it (the SDK appends the tenant with `&tid=`)
+    wsid = f"/subscriptions/{service.subscription_id}/resourcegroups/{service.resource_group}"
+    link = f"{service.base_url}/runs/{fails.external_jobid}?wsid={wsid}/workspaces/"
+    assert f"Studio: {link}{service.workspace}&tid=" in message
 
     service.clear_requests()  # a round without news: batch lookups and nothing else
     assert status_round(executor, [*held, ghost]) == active

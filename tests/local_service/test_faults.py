@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import random
 import uuid
 
@@ -58,27 +59,89 @@ def test_a_fraction_of_jobs_fails_repeatably(aml_service):
     assert 0 < failed < len(names)
 
 
-def _assert_preempted(ml, name: str) -> None:
-    assert wait_for(ml, name).status == "Canceled"
-    error = run_error(ml, name)["error"]
-    assert error["code"] == "JobPreempted" and "preempted" in error["message"]
+def _log_of(service, name: str) -> str:
+    """The job's std_log.txt as uploaded to the artifact store."""
+    blob = f"ExperimentRun/dcid.{name}/user_logs/std_log.txt"
+    return service.container("workspaceartifactstore").download_blob(blob).readall().decode()
 
 
-def test_preempt_running_job_on_request(aml_service):
+def _assert_restarted(service, ml, name: str, mark) -> None:
+    """Preempted, queued again, run again from the start: the same job completes."""
+    assert wait_for(ml, name).status == "Completed"
+    assert run_error(ml, name) is None
+    assert mark.read_text().splitlines() == ["run", "run"]  # the command ran twice
+    assert "Job restarted after 1 preemption(s) of its node." in _log_of(service, name)
+
+
+def test_preempted_job_is_queued_again_and_restarts(aml_service, tmp_path):
     ml = aml_service.ml_client()
-    name = _name("victim")
-    ml.jobs.create_or_update(shell_job(name, "sleep 120", ensure_environment(ml)))
+    name, mark = _name("victim"), tmp_path / "runs"
+    command = f"echo run >> {mark}; [ $(wc -l < {mark}) -gt 1 ] || sleep 120"
+    ml.jobs.create_or_update(shell_job(name, command, ensure_environment(ml)))
     wait_for(ml, name, {"Running"})
+    aml_service.set_faults(requeue_delay=3600)  # a node comes back much later on Azure
     assert aml_service.preempt(name) == [name]
-    _assert_preempted(ml, name)
+    assert wait_for(ml, name, {"Queued"}).status == "Queued"
+    aml_service.set_faults()
+    ml.jobs.begin_cancel(name).result()  # a re-queued job is still the same, cancelable job
+    assert wait_for(ml, name).status == "Canceled"
 
 
-def test_jobs_matching_pattern_are_preempted_once_running(aml_service):
+def test_jobs_matching_pattern_are_preempted_once_and_complete(aml_service, tmp_path):
     ml = aml_service.ml_client()
-    aml_service.set_faults(preempt_pattern="^lowpri-", preempt_after=0.2)
-    name = _name("lowpri")
-    ml.jobs.create_or_update(shell_job(name, "sleep 120", ensure_environment(ml)))
-    _assert_preempted(ml, name)
+    aml_service.set_faults(preempt_pattern="^lowpri-", preempt_after=0.5)
+    name, mark = _name("lowpri"), tmp_path / "runs"
+    command = f"echo run >> {mark}; sleep 2"
+    ml.jobs.create_or_update(shell_job(name, command, ensure_environment(ml)))
+    _assert_restarted(aml_service, ml, name, mark)
+
+
+def test_unresponsive_job_resumes_or_is_canceled(aml_service):
+    ml = aml_service.ml_client()
+    env = ensure_environment(ml)
+    aml_service.set_faults(not_responding_pattern="^mute-", not_responding_for=1.0)
+    resumes, canceled = _name("mute"), _name("mute")
+    ml.jobs.create_or_update(shell_job(resumes, "sleep 3", env))
+    ml.jobs.create_or_update(shell_job(canceled, "sleep 120", env))
+    wait_for(ml, resumes, {"NotResponding"})
+    assert wait_for(ml, resumes).status == "Completed"  # NotResponding was not the end
+    aml_service.set_faults(not_responding_pattern="^mute-", not_responding_for=3600)
+    other = _name("mute")
+    ml.jobs.create_or_update(shell_job(other, "sleep 120", env))
+    wait_for(ml, other, {"NotResponding"})
+    ml.jobs.begin_cancel(other).result()
+    assert wait_for(ml, other).status == "Canceled"
+    ml.jobs.begin_cancel(canceled).result()
+
+
+def test_dropped_answer_to_a_job_put_leaves_the_job_created(aml_service):
+    from azure.ai.ml.entities._job.to_rest_functions import to_rest_job_object
+
+    ml = aml_service.ml_client()
+    env = ensure_environment(ml)
+    aml_service.set_faults(drop_response_pattern="^lost-")
+    name = _name("lost")
+    env_id = f"{workspace_path(aml_service)}/environments/{env.split(':')[1]}/versions/1"
+    body = to_rest_job_object(shell_job(name, "true", env_id)._to_job()).as_dict()
+    path = f"{workspace_path(aml_service)}/jobs/{name}?api-version=2025-12-01"
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        api_call(aml_service, "PUT", path, body)
+    assert wait_for(ml, name).status == "Completed"  # the work was done, the answer lost
+    code, _, _ = api_call(aml_service, "PUT", path, body)  # only the first answer is lost
+    assert code == 200
+    puts = [
+        r["status"]
+        for r in aml_service.requests()
+        if r["route"].endswith("/jobs/{name}") and r["method"] == "PUT"
+    ]
+    assert puts == [0, 200]
+
+
+def test_batch_status_lookup_refused(aml_service):
+    aml_service.set_faults(refuse_batch_status=403)
+    path = f"/history/v1.0{workspace_path(aml_service)}/experiments/Default/runs/runIds"
+    code, _, body = api_call(aml_service, "POST", path, {"runIds": ["x"]})
+    assert code == 403 and body["error"]["code"] == "AuthorizationFailed"
 
 
 @pytest.mark.parametrize("status", [429, 503])

@@ -135,12 +135,15 @@ def _log(ml, name: str, tmp_path: Path) -> str:
     return (dest / "artifacts" / "user_logs" / "std_log.txt").read_text()
 
 
-def test_time_limit_kills_the_job_and_fails_it(aml_service):
+def test_time_limit_cancels_the_job_with_the_reason_in_its_error(aml_service):
+    """limits.timeout: "the max run duration, after which the job will be cancelled"."""
     ml = aml_service.ml_client()
     name = _name("slow")
     ml.jobs.create_or_update(shell_job(name, "sleep 120", ensure_environment(ml), timeout=1))
-    assert wait_for(ml, name).status == "Failed"
-    assert run_error(ml, name)["error"]["code"] == "JobTimeout"
+    assert wait_for(ml, name).status == "Canceled"
+    assert "time limit (limits.timeout = 1 s)" in run_error(ml, name)["error"]["message"]
+    details = ml.jobs._runs_operations.get_run_details(name)
+    assert (details.end_time_utc - details.start_time_utc).total_seconds() >= 1
 
 
 def test_missing_input_fails_early_naming_it(aml_service, tmp_path):

@@ -78,6 +78,7 @@ def test_fault_decisions():
     assert faults.job_failure("a", {"chaos": "1"}) is not None
     assert faults.job_failure("a", {"calm": "1"}) is None
     assert faults.preemption_delay("lp-1") == 0.0 and faults.preemption_delay("hp-1") is None
+    assert faults.preemption_delay("lp-1") is None  # once: the restarted job runs to its end
     throttled = FaultInjector(FaultSettings(throttle_fraction=1.0, retry_after=3)).throttle()
     assert throttled.status == 429 and throttled.headers == {"Retry-After": "3"}
 
