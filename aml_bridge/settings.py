@@ -85,8 +85,9 @@ class ExecutorSettings(ExecutorSettingsBase):
         default=None,
         metadata=_opt(
             "Registered environment (e.g. azureml:snakemake:3) for rules without an "
-            "`aml_environment` resource, container or conda file. Default: one built from "
-            "the base image with what the remote Snakemake job needs."
+            "`aml_environment` resource, container or conda file; it must contain python and "
+            "snakemake. Default: one built from the base image with what the remote Snakemake "
+            "job needs."
         ),
     )
     base_image: str = field(
