@@ -62,8 +62,6 @@ class Executor(RemoteExecutor):
         resumed = None if s.run_id or s.spec_dir else unfinished_run()
         self.run_id = s.run_id or resumed or uuid.uuid4().hex[:8]
         self.adopting = bool(s.run_id or resumed)  # jobs found by name are not submitted again
-        if not s.spec_dir:
-            remember_run(self.run_id)
         env_vars, withheld = job_env_vars(self.envvars())
         self._warn_about_setup(withheld)
         self._upload_local_inputs()
@@ -87,6 +85,8 @@ class Executor(RemoteExecutor):
         self._server_wait: float | None = None
         self._missing: dict[str, int] = {}
         self._init_watch()
+        if not s.spec_dir:  # from now on jobs may be submitted: a kill leaves them to adopt
+            remember_run(self.run_id)
         self.logger.info(
             f"aml: run {self.run_id}, experiment {self.run.experiment}, compute {s.compute}"
             + (f", writing specs to {s.spec_dir} instead of submitting" if s.spec_dir else "")
