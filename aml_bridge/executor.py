@@ -61,8 +61,6 @@ class Executor(RemoteExecutor):
         self._server_wait: float | None = None  # set by _log_retry, from the first call on
         self.client = AmlClient(s, on_retry=self._log_retry)
         clusters = self._read_clusters()  # before any upload: a missing cluster ends the run
-        if not s.spec_dir:
-            remember_run(self.run_id)
         env_vars, withheld = job_env_vars(self.envvars())
         self._warn_about_setup(withheld)
         self._upload_local_inputs()
@@ -85,6 +83,8 @@ class Executor(RemoteExecutor):
         self.next_seconds_between_status_checks = s.status_interval
         self._missing: dict[str, int] = {}
         self._init_watch()
+        if not s.spec_dir:  # from now on jobs may be submitted: a kill leaves them to adopt
+            remember_run(self.run_id)
         self.logger.info(
             f"aml: run {self.run_id}, experiment {self.run.experiment}, compute "
             + (", ".join(c.describe() for c in self.run.clusters) or self.run.compute)

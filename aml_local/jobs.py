@@ -229,9 +229,9 @@ class JobManager:
                 self._set_status(name, "Failed", {"code": "ServiceError", "message": str(exc)})
         finally:
             with self._lock:
-                if self._stops.get(name) is stop:  # not re-queued meanwhile
+                if self._stops.get(name) is stop:  # else re-queued: its next run owns both
                     del self._stops[name]
-                self._running.discard(name)
+                    self._running.discard(name)
 
     def _run(self, name: str, stop: Stop) -> None:
         if stop.event.is_set():  # canceled between dispatch and start
@@ -300,6 +300,8 @@ class JobManager:
             run = self.store.get("runs", name) or {"runId": name}
             run["preemptions"] = run.get("preemptions", 0) + 1
             self.store.put("runs", name, run)
+        with self._lock:
+            self._running.discard(name)
         self._enqueue(name, requeued=True)
 
     def _end_early(self, runner: JobRunner, name: str, error: dict[str, str]) -> None:

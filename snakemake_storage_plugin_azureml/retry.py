@@ -5,6 +5,10 @@ seconds. Here a refused/unresolvable endpoint gets a few quick retries (an endpo
 in a second is still reached; a closed port fails within seconds), 429/5xx and connections
 dropped mid-request get longer exponential backoff (Retry-After honoured), and 4xx auth or
 not-found answers are never retried.
+
+`is_transient_status`, `retry_after_seconds` and `backoff` are the project's one retry
+vocabulary: the Azure ML executor (aml_bridge.retry) imports them from here, because this
+package is the one shipped to remote jobs on its own.
 """
 
 from __future__ import annotations
@@ -18,8 +22,6 @@ from io import SEEK_SET
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.core.pipeline.policies import HTTPPolicy
 
-# The retry vocabulary shared with the Azure ML executor (aml_bridge.retry imports it from here:
-# this package is shipped to remote jobs alone, so the definitions live on this side).
 NON_RETRYABLE_5XX = {501, 505}
 STORAGE_RETRY_OPTIONS = (
     "retry_total",
