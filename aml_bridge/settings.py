@@ -119,7 +119,7 @@ class ExecutorSettings(ExecutorSettingsBase):
     low_priority: bool = field(
         default=False,
         metadata=_opt(
-            "Serverless only: run jobs on spot capacity (preempted jobs are retried). On a "
+            "Serverless only: run jobs on spot capacity (Azure ML restarts a preempted job). On a "
             "cluster, priority is the cluster's tier."
         ),
     )
