@@ -14,6 +14,13 @@ from .blobs import STORAGE_ENV, Datastores
 from .context import Context
 from .counters import RequestLog
 from .faults import FAULTS_ENV, FaultInjector
+from .identity import (
+    MSI_PATH,
+    USER_SECRET_FILE,
+    ClusterIdentity,
+    Identities,
+    without_credentials,
+)
 from .jobs import JobManager
 from .routing import Router
 from .server import Dispatcher, HTTPSServer, make_handler
@@ -39,6 +46,9 @@ class ServiceConfig:
     containers: dict[str, str] = field(
         default_factory=lambda: {BLOB_DATASTORE: "azureml-blobstore", ARTIFACT_DATASTORE: "azureml"}
     )
+    tls_dir: Path | None = None  # default: <state_dir>/tls
+    # Managed identity per cluster name; a cluster not named here has a system-assigned one.
+    cluster_identities: dict[str, ClusterIdentity] = field(default_factory=dict)
 
 
 class LocalService:
@@ -50,7 +60,7 @@ class LocalService:
         self.config = config
         state = config.state_dir
         state.mkdir(parents=True, exist_ok=True)
-        self.cert, key = ensure_certificate(state)
+        self.cert, key = ensure_certificate(config.tls_dir or state / "tls")
         stores = Datastores(connection_string, config.containers)
         stores.ensure_containers()
         faults = FaultInjector.from_environment(environ)
@@ -66,13 +76,15 @@ class LocalService:
             max_nodes=config.max_nodes,
         )
         store = Store(state / "resources")
+        identities = Identities(state, ws.arm_id, config.cluster_identities)
         job_env = {k: v for k, v in environ.items() if k not in SERVICE_ONLY_ENV}
-        jobs = JobManager(ws, store, stores, faults, state / "work", job_env)
+        job_env = without_credentials(job_env)  # a node's credentials come from its identity
+        jobs = JobManager(ws, store, stores, faults, state / "work", job_env, identities)
         self.ctx = Context(ws, store, stores, jobs, faults, RequestLog())
         router = Router()
         for api in (workspace_api, assets_api, jobs_api, control_api):
             api.register(router, self.ctx)
-        self._server.RequestHandlerClass = make_handler(Dispatcher(self.ctx, router))
+        self._server.RequestHandlerClass = make_handler(Dispatcher(self.ctx, router, identities))
         self._thread: threading.Thread | None = None
 
     def info(self) -> dict[str, Any]:
@@ -86,6 +98,8 @@ class LocalService:
             "compute": ws.compute,
             "max_nodes": ws.max_nodes,
             "datastores": dict(self.ctx.stores.containers),
+            "msi_endpoint": ws.base_url + MSI_PATH,
+            "user_secret_file": str(self.config.state_dir / USER_SECRET_FILE),
         }
 
     def start(self) -> list[str]:

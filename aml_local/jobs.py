@@ -1,8 +1,8 @@
 """Job lifecycle: accept, queue, run, cancel, preempt; the job documents and their run history.
 
 Status moves NotStarted → Queued → Preparing → Running → Finalizing → Completed / Failed /
-Canceled. The storage credentials a cluster's identity would provide are put in each job's
-environment (`job_storage_environment`).
+Canceled. A job's environment gives it its cluster's managed-identity endpoint, never a storage
+secret (`job_storage_environment`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .bindings import DataRef, parse_data_uri
 from .blobs import BLOB_PROXY_PREFIX, Datastores
 from .errors import ServiceError, not_found
 from .faults import PREEMPTION_MESSAGE, FaultInjector
+from .identity import MSI_PATH, Identities
 from .job_checks import check_command_job, plan_job
 from .runner import LOG_NAME, BindingError, JobRunner, Outcome, Stop
 from .scheduler import Scheduler
@@ -30,10 +31,13 @@ TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding", "Paused"}
 JOB_SYSTEM_FIELDS = ("status", "services")
 
 
-def job_storage_environment(stores: Datastores, ws: Workspace, name: str, exp: str) -> dict:
-    """Variables a job sees, standing in for the cluster's managed identity and run context."""
+def job_storage_environment(
+    stores: Datastores, ws: Workspace, name: str, exp: str, node_identity: dict[str, str]
+) -> dict:
+    """Variables a job sees: its node's identity endpoint (`Identities.node_environment`; empty
+    for a cluster without identity), where the datastores are, and the run context."""
     return {
-        "AZURE_STORAGE_CONNECTION_STRING": stores.connection_string,
+        **node_identity,
         "AZURE_STORAGE_ACCOUNT": stores.account,
         "AZURE_STORAGE_BLOB_ENDPOINT": stores.blob_endpoint,
         "AZUREML_DATASTORE_CONTAINERS": json.dumps(stores.containers, sort_keys=True),
@@ -58,9 +62,11 @@ class JobManager:
         faults: FaultInjector,
         work_root: Path,
         base_env: dict[str, str],
+        identities: Identities,
     ) -> None:
         self.ws, self.store, self.stores, self.faults = ws, store, stores, faults
         self.work_root, self.base_env = work_root, base_env
+        self.identities = identities
         self._stops: dict[str, Stop] = {}  # jobs queued or running
         self._running: set[str] = set()
         self._lock = threading.Lock()
@@ -232,7 +238,9 @@ class JobManager:
             message = f"Preparing the job failed: {exc}"
             self._end_early(runner, name, {"code": "UserError", "message": message})
             return
-        job_env = job_storage_environment(self.stores, self.ws, name, props["experimentName"])
+        cluster = props["computeId"].rstrip("/").rsplit("/", 1)[-1]
+        node = self.identities.node_environment(cluster, self.ws.base_url + MSI_PATH)
+        job_env = job_storage_environment(self.stores, self.ws, name, props["experimentName"], node)
         plan.environment = {**self.base_env, **job_env, **plan.environment}
         with self._lock:
             self._running.add(name)
