@@ -130,6 +130,13 @@ rule upper:
         "tr a-z A-Z < {input} > {output}"
 
 
+rule env_names:
+    output:
+        "results/env_names.txt",
+    shell:
+        "env | cut -d= -f1 | sort > {output}"
+
+
 rule truncated:
     output:
         "results/bad.txt",
