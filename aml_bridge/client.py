@@ -96,20 +96,35 @@ class AmlClient:
             return self._client
 
     def _create(self):
-        _quiet_sdk()
-        s = self.settings
-        # retry_total=0: azure-core would otherwise retry underneath our own retries
-        if s.endpoint:
-            from aml_local.connect import ml_client
+        import re
+        from urllib.parse import urlsplit
 
-            return ml_client(
-                s.endpoint, s.subscription, s.resource_group, s.workspace, retry_total=0
-            )
         from azure.ai.ml import MLClient
         from azure.identity import DefaultAzureCredential
 
+        _quiet_sdk()
+        s = self.settings
+        cloud = {}
+        if s.endpoint:
+            # --aml-endpoint: a custom cloud whose every endpoint is that address (a sovereign
+            # cloud or a local stand-in). One cloud name per address: the SDK registers a name
+            # once per process. Tokens still come from DefaultAzureCredential.
+            base = s.endpoint.rstrip("/") + "/"
+            endpoints = ("resource_manager", "aml_resource_id", "azure_portal")
+            endpoints += ("active_directory", "registry_discovery_endpoint")
+            metadata = dict.fromkeys(endpoints, base)
+            cloud = {
+                "cloud": "AmlEndpoint_" + re.sub(r"\W", "_", urlsplit(base).netloc),
+                "cloud_metadata": {**metadata, "storage_endpoint": "core.windows.net"},
+            }
+        # retry_total=0: azure-core would otherwise retry underneath our own retries
         return MLClient(
-            DefaultAzureCredential(), s.subscription, s.resource_group, s.workspace, retry_total=0
+            DefaultAzureCredential(),
+            s.subscription,
+            s.resource_group,
+            s.workspace,
+            retry_total=0,
+            **cloud,
         )
 
     def _call(self, call: Callable[[], Any]) -> Any:

@@ -1,8 +1,10 @@
-"""`python -m aml_local --state-dir DIR [--port 0] ...`
+"""`python -m aml_local serve --state-dir DIR [--port 0] ...` (`serve` may be left out),
+`python -m aml_local up --dir DIR`, `python -m aml_local down --dir DIR` (see stack.py).
 
-Prints one JSON line (base_url, ca_bundle, subscription_id, resource_group, workspace, ...)
-once it listens, then serves until SIGTERM/SIGINT. Storage comes from the environment
-variable AML_LOCAL_STORAGE_CONNECTION_STRING; faults from AML_LOCAL_FAULTS (JSON).
+`serve` prints one JSON line (base_url, ca_bundle, msi_endpoint, subscription_id, ...) once it
+listens, then serves until SIGTERM/SIGINT. Storage comes from the environment variable
+AML_LOCAL_STORAGE_CONNECTION_STRING (with REQUESTS_CA_BUNDLE for an HTTPS Azurite); faults from
+AML_LOCAL_FAULTS (JSON).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import json
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -22,7 +25,7 @@ INHERITED_CLOUD_ENV = "AZUREML_CURRENT_CLOUD"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m aml_local", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m aml_local serve", description=__doc__)
     p.add_argument("--state-dir", type=Path, required=True, help="state kept across restarts")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     # Unset options keep ServiceConfig's defaults (the workspace's), defined in one place.
@@ -49,6 +52,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--blob-container", help="container of workspaceblobstore")
     p.add_argument("--artifact-container", help="container of workspaceartifactstore")
+    p.add_argument("--tls-dir", type=Path, help="certificate folder (default: STATE_DIR/tls)")
+    p.add_argument(
+        "--cluster-identity",
+        action="append",
+        default=[],
+        metavar="NAME=system|none|user:CLIENT_ID",
+        help="a cluster's managed identity (default: system-assigned); repeatable",
+    )
     args = p.parse_args(argv)
     if args.max_nodes is not None and args.max_nodes < 1:
         p.error("--max-nodes must be at least 1")
@@ -58,15 +69,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--cluster {exc}")
     if any(c.max_nodes < 1 for c in args.cluster):
         p.error("--cluster: MAX_NODES must be at least 1")
+
+    from .identity import cluster_identities
+
+    try:
+        args.cluster_identity = cluster_identities(args.cluster_identity)
+    except ValueError as exc:
+        p.error(str(exc))
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["up"], ["down"]):
+        from .stack import main as stack_main
+
+        stack_main(argv)
+        return
+    serve(argv[1:] if argv[:1] == ["serve"] else argv)
+
+
+def serve(argv: list[str]) -> None:
     args = parse_args(argv)
     os.environ.pop(INHERITED_CLOUD_ENV, None)
     from .app import LocalService, ServiceConfig
 
-    config = ServiceConfig(state_dir=args.state_dir, port=args.port, clusters=args.cluster)
+    config = ServiceConfig(
+        state_dir=args.state_dir,
+        port=args.port,
+        clusters=args.cluster,
+        tls_dir=args.tls_dir,
+        cluster_identities=args.cluster_identity,
+    )
     if args.environment_build_seconds is not None:
         config.environment_build_s = args.environment_build_seconds
     identity = ("subscription_id", "resource_group", "workspace", "compute", "vm_size", "max_nodes")

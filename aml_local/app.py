@@ -15,6 +15,13 @@ from .builds import EnvironmentBuilds
 from .context import Context
 from .counters import RequestLog
 from .faults import FAULTS_ENV, FaultInjector
+from .identity import (
+    MSI_PATH,
+    USER_SECRET_FILE,
+    ClusterIdentity,
+    Identities,
+    without_credentials,
+)
 from .jobs import JobManager
 from .routing import Router
 from .server import Dispatcher, HTTPSServer, make_handler
@@ -44,6 +51,9 @@ class ServiceConfig:
     containers: dict[str, str] = field(
         default_factory=lambda: {BLOB_DATASTORE: "azureml-blobstore", ARTIFACT_DATASTORE: "azureml"}
     )
+    tls_dir: Path | None = None  # default: <state_dir>/tls
+    # Managed identity per cluster name; a cluster not named here has a system-assigned one.
+    cluster_identities: dict[str, ClusterIdentity] = field(default_factory=dict)
 
     def all_clusters(self) -> tuple[Cluster, ...]:
         """The default cluster first, then the others; SystemExit for a VM size the region
@@ -68,7 +78,7 @@ class LocalService:
         self.config = config
         state = config.state_dir
         state.mkdir(parents=True, exist_ok=True)
-        self.cert, key = ensure_certificate(state)
+        self.cert, key = ensure_certificate(config.tls_dir or state / "tls")
         stores = Datastores(connection_string, config.containers)
         stores.ensure_containers()
         faults = FaultInjector.from_environment(environ)
@@ -82,14 +92,16 @@ class LocalService:
             clusters=config.all_clusters(),
         )
         store = Store(state / "resources")
+        identities = Identities(state, ws.arm_id, config.cluster_identities)
         job_env = {k: v for k, v in environ.items() if k not in SERVICE_ONLY_ENV}
+        job_env = without_credentials(job_env)  # a node's credentials come from its identity
         builds = EnvironmentBuilds(store, config.environment_build_s)
-        jobs = JobManager(ws, store, stores, faults, state / "work", job_env, builds)
+        jobs = JobManager(ws, store, stores, faults, state / "work", job_env, identities, builds)
         self.ctx = Context(ws, store, stores, jobs, faults, RequestLog())
         router = Router()
         for api in (workspace_api, assets_api, jobs_api, control_api):
             api.register(router, self.ctx)
-        self._server.RequestHandlerClass = make_handler(Dispatcher(self.ctx, router))
+        self._server.RequestHandlerClass = make_handler(Dispatcher(self.ctx, router, identities))
         self._thread: threading.Thread | None = None
 
     def info(self) -> dict[str, Any]:
@@ -104,6 +116,8 @@ class LocalService:
             "max_nodes": ws.max_nodes,
             "clusters": {c.name: [c.vm_size, c.max_nodes, c.tier] for c in ws.clusters},
             "datastores": dict(self.ctx.stores.containers),
+            "msi_endpoint": ws.base_url + MSI_PATH,
+            "user_secret_file": str(self.config.state_dir / USER_SECRET_FILE),
         }
 
     def start(self) -> list[str]:

@@ -1,14 +1,17 @@
 """The workspace datastores, each one container in the Azurite account the service is given.
 
-The connection string comes from the environment (never the command line). Clients reach the
-blobs through the service's HTTPS `/_blob/` proxy with SAS tokens, because the SDK always
-builds `https://` datastore URLs while Azurite speaks plain HTTP.
+The connection string comes from the environment (never the command line); it is the
+service's own key, never given to jobs. Clients of the SDK reach the blobs through the service's
+HTTPS `/_blob/` proxy with SAS tokens, because the SDK builds datastore URLs from an account
+name and a suffix. Azurite may speak HTTP or HTTPS (then REQUESTS_CA_BUNDLE names its CA).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import os
+import ssl
 import stat
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,8 +36,21 @@ class Datastores:
         self.account = self.service.account_name
         self._key = self.service.credential.account_key
         parts = urlsplit(self.service.url)
-        self.blob_host, self.blob_port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.blob_tls = parts.scheme == "https"
+        self.blob_host = parts.hostname or "127.0.0.1"
+        self.blob_port = parts.port or (443 if self.blob_tls else 80)
         self.blob_endpoint = self.service.url.rstrip("/")
+        self._tls: ssl.SSLContext | None = None
+
+    def connection(self, timeout: float) -> http.client.HTTPConnection:
+        """A raw connection to the blob endpoint (for the proxy), trusting REQUESTS_CA_BUNDLE."""
+        if not self.blob_tls:
+            return http.client.HTTPConnection(self.blob_host, self.blob_port, timeout=timeout)
+        if self._tls is None:
+            self._tls = ssl.create_default_context(cafile=os.environ.get("REQUESTS_CA_BUNDLE"))
+        return http.client.HTTPSConnection(
+            self.blob_host, self.blob_port, timeout=timeout, context=self._tls
+        )
 
     def ensure_containers(self) -> None:
         for container in self.containers.values():

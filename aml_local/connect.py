@@ -1,27 +1,23 @@
-"""How a client reaches the local service: cloud metadata, a JWT-shaped credential, an MLClient.
+"""How a client reaches the local service: cloud metadata and an MLClient.
 
-Clients must also trust the service's certificate: set `REQUESTS_CA_BUNDLE` to the `ca_bundle`
-path the service prints (azure-core's requests transport reads it; nothing else is needed).
+Clients trust the service's certificate through `REQUESTS_CA_BUNDLE` (the `ca_bundle` path the
+service prints; azure-core's requests transport reads it) and get tokens from the service's
+managed-identity endpoint: `MSI_ENDPOINT` + `MSI_SECRET` in the environment, as
+`python -m aml_local up` prints them, and azure-identity's ManagedIdentityCredential.
 `azure.ai.ml` is imported only inside `ml_client()` so this module stays cheap to import.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import time
-import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import jwt
-from azure.core.credentials import AccessToken
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
 
 CLOUD_PREFIX = "AzureMLLocalService"
-TENANT_ID = "00000000-0000-0000-0000-00000000feed"
-_SIGNING_KEY = "local-service-token-signing-key-not-a-secret"
 
 
 def cloud_name(base_url: str) -> str:
@@ -49,37 +45,29 @@ def cloud_metadata(base_url: str) -> dict[str, Any]:
     }
 
 
-class LocalServiceCredential:
-    """Returns a JWT whose audience is what the SDK checks: the scope minus "/.default"."""
-
-    def __init__(self, object_id: str | None = None, lifetime_s: int = 3600) -> None:
-        self.object_id = object_id or str(uuid.uuid4())
-        self.lifetime_s = lifetime_s
-
-    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
-        audience = scopes[0].removesuffix("/.default") if scopes else ""
-        expires = int(time.time()) + self.lifetime_s
-        claims = {"aud": audience, "tid": TENANT_ID, "oid": self.object_id, "exp": expires}
-        return AccessToken(jwt.encode(claims, _SIGNING_KEY, algorithm="HS256"), expires)
-
-    def close(self) -> None:
-        """Credentials may be used as context managers by azure-core; nothing to release."""
-
-    def __enter__(self) -> LocalServiceCredential:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-
 def ml_client(
-    base_url: str, subscription_id: str, resource_group: str, workspace: str, **kwargs: Any
+    base_url: str,
+    subscription_id: str,
+    resource_group: str,
+    workspace: str,
+    credential: Any = None,
+    **kwargs: Any,
 ) -> MLClient:
-    """An MLClient bound to the local service (REQUESTS_CA_BUNDLE must name its certificate)."""
+    """An MLClient bound to the local service, acting as the identity of MSI_ENDPOINT/MSI_SECRET
+    (or `credential`); REQUESTS_CA_BUNDLE must name the service's certificate."""
     from azure.ai.ml import MLClient
 
+    if credential is None:
+        if not (os.environ.get("MSI_ENDPOINT") and os.environ.get("MSI_SECRET")):
+            raise RuntimeError(
+                "MSI_ENDPOINT and MSI_SECRET must name the local service's identity endpoint: "
+                'eval "$(python -m aml_local up --dir DIR)" sets them'
+            )
+        from azure.identity import ManagedIdentityCredential
+
+        credential = ManagedIdentityCredential()
     return MLClient(
-        LocalServiceCredential(),
+        credential,
         subscription_id,
         resource_group,
         workspace,

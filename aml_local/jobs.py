@@ -3,8 +3,8 @@
 Status moves NotStarted → Queued → Preparing → Running → Finalizing → Completed / Failed /
 Canceled. A preempted job goes back to Queued and runs again; a job that stops sending
 heartbeats is NotResponding until it resumes (Running) or is canceled; an expired
-`limits.timeout` cancels the job (Canceled, the reason in the run's error). The storage
-credentials a cluster's identity would provide are put in each job's environment
+`limits.timeout` cancels the job (Canceled, the reason in the run's error). A job's
+environment gives it its cluster's managed-identity endpoint, never a storage secret
 (`job_storage_environment`).
 """
 
@@ -24,6 +24,7 @@ from .blobs import BLOB_PROXY_PREFIX, Datastores
 from .builds import EnvironmentBuilds
 from .errors import ServiceError, not_found
 from .faults import PREEMPTION_NOTE, FaultInjector
+from .identity import MSI_PATH, Identities
 from .job_checks import check_command_job, check_job_names, job_cluster, plan_job
 from .runner import LOG_NAME, BindingError, JobRunner, Outcome, Stop
 from .scheduler import ClusterScheduler
@@ -35,10 +36,13 @@ TERMINAL = {"Completed", "Failed", "Canceled", "Paused"}
 JOB_SYSTEM_FIELDS = ("status", "services")
 
 
-def job_storage_environment(stores: Datastores, ws: Workspace, name: str, exp: str) -> dict:
-    """Variables a job sees, standing in for the cluster's managed identity and run context."""
+def job_storage_environment(
+    stores: Datastores, ws: Workspace, name: str, exp: str, node_identity: dict[str, str]
+) -> dict:
+    """Variables a job sees: its node's identity endpoint (`Identities.node_environment`; empty
+    for a cluster without identity), where the datastores are, and the run context."""
     return {
-        "AZURE_STORAGE_CONNECTION_STRING": stores.connection_string,
+        **node_identity,
         "AZURE_STORAGE_ACCOUNT": stores.account,
         "AZURE_STORAGE_BLOB_ENDPOINT": stores.blob_endpoint,
         "AZUREML_DATASTORE_CONTAINERS": json.dumps(stores.containers, sort_keys=True),
@@ -63,10 +67,12 @@ class JobManager:
         faults: FaultInjector,
         work_root: Path,
         base_env: dict[str, str],
+        identities: Identities,
         builds: EnvironmentBuilds | None = None,
     ) -> None:
         self.ws, self.store, self.stores, self.faults = ws, store, stores, faults
         self.work_root, self.base_env = work_root, base_env
+        self.identities = identities
         self._stops: dict[str, Stop] = {}  # jobs queued or running
         self._running: set[str] = set()
         self._lock = threading.Lock()
@@ -258,7 +264,9 @@ class JobManager:
         preemptions = (self.store.get("runs", name) or {}).get("preemptions", 0)
         if preemptions:
             runner.note(f"Job restarted after {preemptions} preemption(s) of its node.")
-        job_env = job_storage_environment(self.stores, self.ws, name, props["experimentName"])
+        cluster = job_cluster(self.ws, props.get("computeId")).name
+        node = self.identities.node_environment(cluster, self.ws.base_url + MSI_PATH)
+        job_env = job_storage_environment(self.stores, self.ws, name, props["experimentName"], node)
         plan.environment = {**self.base_env, **job_env, **plan.environment}
         with self._lock:
             self._running.add(name)

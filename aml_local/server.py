@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import ssl
 import sys
@@ -11,35 +10,50 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import jwt
-
 from .blobs import BLOB_PROXY_PREFIX
 from .context import Context
 from .errors import ServiceError
 from .faults import DroppedConnection
+from .identity import ISSUER, MSI_PATH, Identities, TokenError
 from .routing import Request, Response, Router
 
 API_PREFIXES = ("/subscriptions/", "/history/")
 CONTROL_PREFIX = "/_local/"  # test plumbing: not throttled, not authenticated, not logged
+IDENTITY_PREFIX = "/_identity/"  # the nodes' managed-identity endpoint (secret header)
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 
 
-def check_bearer(headers: dict[str, str]) -> None:
-    """The API wants a JWT bearer token, as Azure does (its signature is not checked here)."""
+def check_bearer(headers: dict[str, str], identities: Identities, audiences: list[str]) -> None:
+    """The API wants a bearer token this service issued for its audience, as Azure does."""
     scheme, _, token = headers.get("authorization", "").partition(" ")
     try:
-        if scheme.lower() != "bearer":
-            raise jwt.InvalidTokenError("no bearer token")
-        jwt.decode(token, options={"verify_signature": False})
-    except jwt.InvalidTokenError as exc:
-        raise ServiceError(401, "AuthenticationFailed", f"Invalid bearer token: {exc}") from exc
+        if scheme.lower() != "bearer" or not token:
+            raise TokenError("AuthenticationFailed", "Authentication failed: no bearer token.")
+        identities.verify(token, audiences)
+    except TokenError as exc:
+        challenge = (
+            f'Bearer authorization_uri="{ISSUER}", error="invalid_token", '
+            f'error_description="{exc.code}"'
+        )
+        raise ServiceError(401, exc.code, str(exc), {"WWW-Authenticate": challenge}) from exc
 
 
 class Dispatcher:
     """Turns one request into (route name, response); shared by all handler threads."""
 
-    def __init__(self, ctx: Context, router: Router) -> None:
-        self.ctx, self.router = ctx, router
+    def __init__(self, ctx: Context, router: Router, identities: Identities) -> None:
+        self.ctx, self.router, self.identities = ctx, router, identities
+        base = ctx.ws.base_url.rstrip("/")
+        self.audiences = [base, base + "/"]  # the SDK asks for "<resource manager>/.default"
+
+    def identity_token(self, method: str, target: str, headers: dict[str, str]) -> Response:
+        """The managed-identity endpoint (MSI_ENDPOINT): not Azure ML's API, not logged."""
+        parts = urlsplit(target)
+        if method != "GET" or parts.path.rstrip("/") != MSI_PATH:
+            raise ServiceError(404, "NotFound", f"No route for {method} {parts.path}.")
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        status, body = self.identities.msi_token(headers.get("secret", ""), query)
+        return Response(status, body)
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes):
         parts = urlsplit(target)
@@ -48,7 +62,7 @@ class Dispatcher:
             route, params = self.router.match(method, parts.path)
             route_name = route.template
             if parts.path.startswith(API_PREFIXES):
-                check_bearer(headers)
+                check_bearer(headers, self.identities, self.audiences)
                 refusal = self.ctx.faults.throttle()
                 if refusal:
                     raise refusal
@@ -99,7 +113,14 @@ def make_handler(dispatcher: Dispatcher) -> type[BaseHTTPRequestHandler]:
                 ctx.log.add(self.command, BLOB_PROXY_PREFIX + "/{path:path}", status)
                 self._send(status, resp_headers, data)
                 return
-            route, response = dispatcher.handle(self.command, self.path, headers, body)
+            if self.path.startswith(IDENTITY_PREFIX):
+                try:
+                    response = dispatcher.identity_token(self.command, self.path, headers)
+                except ServiceError as exc:
+                    response = Response(exc.status, exc.body(), exc.headers)
+                route = CONTROL_PREFIX  # not Azure ML's API: never in the request log
+            else:
+                route, response = dispatcher.handle(self.command, self.path, headers, body)
             if response is None:
                 ctx.log.add(self.command, route, 0)  # status 0: no answer sent
                 self.close_connection = True
@@ -115,9 +136,9 @@ def make_handler(dispatcher: Dispatcher) -> type[BaseHTTPRequestHandler]:
             self._send(response.status, out_headers, data)
 
         def _proxy(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
-            """Forward to Azurite (plain HTTP); the SAS in the query authorises the request."""
+            """Forward to Azurite; the SAS in the query authorises the request."""
             target = self.path[len(BLOB_PROXY_PREFIX) :]
-            conn = http.client.HTTPConnection(ctx.stores.blob_host, ctx.stores.blob_port, 60)
+            conn = ctx.stores.connection(timeout=60)
             try:
                 fwd = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
                 fwd["Content-Length"] = str(len(body))

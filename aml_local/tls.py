@@ -1,4 +1,4 @@
-"""Self-signed certificate for 127.0.0.1: the SDK only sends bearer tokens over HTTPS."""
+"""Self-signed certificate for 127.0.0.1: bearer tokens travel over HTTPS only (SDK, Azurite)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def ensure_certificate(state_dir: Path) -> tuple[Path, Path]:
-    """(cert, key) paths, generated once so that a restarted service keeps clients' trust."""
-    cert_path, key_path = state_dir / "tls" / "cert.pem", state_dir / "tls" / "key.pem"
+def ensure_certificate(tls_dir: Path) -> tuple[Path, Path]:
+    """(cert, key) paths in `tls_dir`, generated once so that restarts keep clients' trust.
+
+    One certificate serves the whole local stack (the service and Azurite, any port on
+    127.0.0.1), so clients trust one file: REQUESTS_CA_BUNDLE=<tls_dir>/cert.pem.
+    """
+    cert_path, key_path = tls_dir / "cert.pem", tls_dir / "key.pem"
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path
     cert_path.parent.mkdir(parents=True, exist_ok=True)

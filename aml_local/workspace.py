@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .identity import ClusterIdentity
 
 PROVIDER = "Microsoft.MachineLearningServices"
 BLOB_DATASTORE = "workspaceblobstore"
@@ -102,22 +105,36 @@ class Workspace:
             },
         }
 
+    def _identity(self, cluster: Cluster, identity: ClusterIdentity) -> dict[str, Any]:
+        principal = {
+            "principalId": "00000000-0000-0000-0000-0000000000bb",
+            "tenantId": "00000000-0000-0000-0000-0000000000cc",
+        }
+        if identity.kind == "SystemAssigned":
+            return {"type": "SystemAssigned", **principal}
+        if identity.kind == "UserAssigned":
+            uami = (
+                f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{cluster.name}-id"
+            )
+            entry = {"principalId": principal["principalId"], "clientId": identity.client_id}
+            return {"type": "UserAssigned", "userAssignedIdentities": {uami: entry}}
+        return {"type": "None"}
+
     def discovery(self) -> dict[str, str]:
         keys = ("api", "catalog", "experimentation", "history", "modelmanagement", "pipelines")
         return {key: self.base_url for key in keys} | {"studio": self.base_url}
 
-    def compute_resource(self, cluster: Cluster) -> dict[str, Any]:
-        """The ComputeResource body of a cluster, with the system-assigned identity it has."""
+    def compute_resource(self, cluster: Cluster, identity: ClusterIdentity) -> dict[str, Any]:
+        """The ComputeResource body of a cluster, with the managed identity it has (ARM's
+        ManagedServiceIdentity shape: SystemAssigned, UserAssigned with the identity's client
+        id, or None)."""
         return {
             "id": self.child_id("computes", cluster.name),
             "name": cluster.name,
             "type": f"{PROVIDER}/workspaces/computes",
             "location": LOCATION,
-            "identity": {
-                "type": "SystemAssigned",
-                "principalId": "00000000-0000-0000-0000-0000000000bb",
-                "tenantId": "00000000-0000-0000-0000-0000000000cc",
-            },
+            "identity": self._identity(cluster, identity),
             "properties": {
                 "computeType": "AmlCompute",
                 "provisioningState": "Succeeded",

@@ -51,10 +51,19 @@ def register(router: Router, ctx: Context) -> None:
             raise ServiceError(
                 404, "ResourceNotFound", f"Compute '{req.params['name']}' was not found."
             )
-        return Response(body=ctx.ws.compute_resource(cluster))
+        return Response(
+            body=ctx.ws.compute_resource(cluster, ctx.jobs.identities.identity_of(cluster.name))
+        )
 
     def computes(_: Request) -> Response:
-        return Response(body={"value": [ctx.ws.compute_resource(c) for c in ctx.ws.clusters]})
+        return Response(
+            body={
+                "value": [
+                    ctx.ws.compute_resource(c, ctx.jobs.identities.identity_of(c.name))
+                    for c in ctx.ws.clusters
+                ]
+            }
+        )
 
     def vm_sizes(req: Request) -> Response:
         if req.params["subscriptionId"] != ctx.ws.subscription_id:

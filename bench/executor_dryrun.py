@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fixtures.azurite import Azurite  # noqa: E402
+from aml_local.azurite import Azurite  # noqa: E402
 from tests.fixtures.workflow import copy_workflow, git_track, write_fastq  # noqa: E402
 
 CONTAINER = "bench-dryrun"

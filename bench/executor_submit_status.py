@@ -27,8 +27,8 @@ from aml_bridge.client import AmlClient  # noqa: E402
 from aml_bridge.environments import remote_requirements  # noqa: E402
 from aml_bridge.settings import DEFAULT_BASE_IMAGE, ExecutorSettings  # noqa: E402
 from aml_bridge.translate import JobFacts, RunContext, build_spec  # noqa: E402
-from tests.fixtures.aml_service import AmlService  # noqa: E402
-from tests.fixtures.azurite import Azurite  # noqa: E402
+from aml_local.azurite import Azurite  # noqa: E402
+from aml_local.launcher import AmlService  # noqa: E402
 
 RUNS_BY_IDS = "/experiments/{experimentName}/runs/runIds"
 
@@ -49,7 +49,7 @@ def main() -> None:
         azurite.start()
         try:
             with AmlService(azurite, Path(tmp) / "state", max_nodes=1).running() as service:
-                os.environ["REQUESTS_CA_BUNDLE"] = service.ca_bundle
+                os.environ.update(service.client_environment())
                 service.set_faults(queue_delay=3600)
                 run(service, args.jobs, args.active)
         finally:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fixtures.aml_service import AmlService  # noqa: E402
-from tests.fixtures.azurite import Azurite  # noqa: E402
+from aml_local.azurite import Azurite  # noqa: E402
+from aml_local.launcher import AmlService  # noqa: E402
 
 
 def command_cost_ms(rounds: int = 50) -> float:
@@ -49,9 +49,7 @@ def wait_all_done(service: AmlService, ml, tag: str, count: int) -> None:
 
 def raw_put_rate(service: AmlService, body: dict, count: int, tag: str) -> float:
     """Jobs accepted per second by REST PUTs with a prepared body (no SDK work per job)."""
-    from aml_local.connect import LocalServiceCredential
-
-    token = LocalServiceCredential().get_token(service.base_url + "/.default").token
+    token = service.token()
     tls = ssl.create_default_context(cafile=service.ca_bundle)
     conn = http.client.HTTPSConnection("127.0.0.1", service.port, context=tls)
     ws = (
@@ -86,7 +84,7 @@ def main() -> None:
         service = AmlService(azurite, Path(tmp) / "service" / "state", max_nodes=args.nodes)
         try:
             with service.running():
-                os.environ["REQUESTS_CA_BUNDLE"] = service.ca_bundle
+                os.environ.update(service.client_environment())
                 ml = service.ml_client()
                 ml.environments.create_or_update(Environment(name="noop", version="1", image="x:1"))
 

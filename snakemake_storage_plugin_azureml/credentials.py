@@ -9,6 +9,7 @@ Azure SDK modules are imported inside functions: this module is loaded on every 
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -136,8 +137,57 @@ def credential_from_secret(secret: Secret, account_url: str) -> object:
     return AzureNamedKeyCredential(account_name(account_url), secret.value)
 
 
+# Set by Azure ML in every job; identify "inside a job" for the managed-identity hint.
+JOB_MARKER = "AZUREML_RUN_ID"
+IDENTITY_CLIENT_ID = "DEFAULT_IDENTITY_CLIENT_ID"
+IDENTITY_PREREQUISITE = (
+    "inside an Azure ML job, storage access comes from the compute cluster's managed identity: "
+    "the cluster needs a managed identity (system-assigned, or user-assigned) with the "
+    "'Storage Blob Data Contributor' role on the datastore's storage account"
+)
+
+
 def default_credential() -> object:
-    """`DefaultAzureCredential`: az login on a laptop, the managed identity on Azure ML."""
+    """`DefaultAzureCredential`: az login on a laptop, the cluster's managed identity in a job.
+
+    In a job on a cluster with a user-assigned identity, Azure ML sets DEFAULT_IDENTITY_CLIENT_ID;
+    DefaultAzureCredential takes a client id only from AZURE_CLIENT_ID, so it is passed on.
+    """
     from azure.identity import DefaultAzureCredential
 
-    return DefaultAzureCredential()
+    client_id = os.environ.get("AZURE_CLIENT_ID") or os.environ.get(IDENTITY_CLIENT_ID)
+    credential = DefaultAzureCredential(managed_identity_client_id=client_id)
+    return JobIdentityCredential(credential) if os.environ.get(JOB_MARKER) else credential
+
+
+class JobIdentityCredential:
+    """Wraps a job's credential so a failure to get a token names the identity prerequisite."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def _explained(self, call, *args, **kwargs):  # noqa: ANN001, ANN202
+        from azure.core.exceptions import ClientAuthenticationError
+
+        try:
+            return call(*args, **kwargs)
+        except ClientAuthenticationError as exc:  # CredentialUnavailableError is one too
+            raise ClientAuthenticationError(
+                f"No token for storage: {IDENTITY_PREREQUISITE}. {exc.message}"
+            ) from exc
+
+    def get_token(self, *scopes: str, **kwargs: object) -> object:
+        return self._explained(self.inner.get_token, *scopes, **kwargs)
+
+    def get_token_info(self, *scopes: str, **kwargs: object) -> object:
+        return self._explained(self.inner.get_token_info, *scopes, **kwargs)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self) -> JobIdentityCredential:
+        self.inner.__enter__()
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.inner.__exit__(*args)

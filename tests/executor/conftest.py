@@ -1,8 +1,9 @@
 """End-to-end setup: Azurite, the local Azure ML service, and `snakemake --executor aml` args.
 
-One service for all executor tests (faults reset and request log cleared per test). It is
-started with the datastore's connection string in its environment: that is what its jobs see,
-standing in for the managed identity a real cluster gives its jobs.
+One service for all executor tests (faults reset and request log cleared per test), on the
+HTTPS Azurite that takes bearer tokens. No storage secret anywhere: snakemake signs in as the
+service's "user" identity, jobs as their cluster's managed identity, both through the
+service's managed-identity endpoint (MSI_ENDPOINT/MSI_SECRET, as on Azure ML compute).
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.aml_service import AmlService
+from tests.fixtures.aml_service import AmlService, client_environment
 from tests.fixtures.azurite import Azurite
 
-SECRET_ENV = "SNAKEMAKE_STORAGE_AZUREML_CONNECTION_STRING"
 # A small second cluster next to the default genomics-cluster (Standard_D8s_v3, 4 nodes).
 QC_CLUSTER = "qc-cluster"
 
@@ -49,7 +49,7 @@ class AmlRun:
     def env(self) -> dict[str, str]:
         s = self.service
         return {
-            "REQUESTS_CA_BUNDLE": s.ca_bundle,
+            **s.client_environment(),
             "SNAKEMAKE_AML_SUBSCRIPTION": s.subscription_id,
             "SNAKEMAKE_AML_RESOURCE_GROUP": s.resource_group,
             "SNAKEMAKE_AML_WORKSPACE": s.workspace,
@@ -72,13 +72,12 @@ class AmlRun:
 
 @pytest.fixture(scope="session")
 def executor_service(
-    azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
+    aml_azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AmlService]:
     service = AmlService(
-        azurite, tmp_path_factory.mktemp("executor-service") / "state", max_nodes=4,
+        aml_azurite, tmp_path_factory.mktemp("executor-service") / "state", max_nodes=4,
         clusters=[f"{QC_CLUSTER}:Standard_D2s_v3:2"],
         blob_container="executor-blobs", artifact_container="executor-artifacts",
-        job_env={SECRET_ENV: azurite.connection_string},
     )  # fmt: skip
     with service.running():
         yield service
@@ -86,7 +85,7 @@ def executor_service(
 
 @pytest.fixture
 def aml_run(
-    executor_service: AmlService, azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+    executor_service: AmlService, aml_azurite: Azurite, monkeypatch: pytest.MonkeyPatch
 ) -> AmlRun:
     """The service with no faults and an empty request log; environment set for snakemake."""
     executor_service.set_faults()
@@ -94,11 +93,11 @@ def aml_run(
     run = AmlRun(
         executor_service,
         prefix=f"azureml://datastores/workspaceblobstore/paths/t{uuid.uuid4().hex[:10]}",
-        account_url=azurite.blob_endpoint,
+        account_url=aml_azurite.blob_endpoint,
     )
-    for key, value in {**run.env(), SECRET_ENV: azurite.connection_string}.items():
+    client_environment(monkeypatch, executor_service)
+    for key, value in run.env().items():
         monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)
     return run
 
 
@@ -133,6 +132,13 @@ rule upper:
         runtime=5,
     shell:
         "tr a-z A-Z < {input} > {output}"
+
+
+rule env_names:
+    output:
+        "results/env_names.txt",
+    shell:
+        "env | cut -d= -f1 | sort > {output}"
 
 
 rule truncated:

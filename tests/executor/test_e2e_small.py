@@ -1,11 +1,13 @@
 """`snakemake --executor aml` end to end on a small workflow: local service + Azurite."""
 
 import os
+import re
 import signal
 import subprocess
 import time
 
 from aml_bridge.translate import RUN_TAG, run_tag_key
+from tests.executor.conftest import AmlRun
 from tests.fixtures.workflow import snakemake
 
 RUNS_BY_IDS = "/experiments/{experimentName}/runs/runIds"
@@ -36,10 +38,31 @@ def test_small_workflow_runs_as_azure_ml_jobs(aml_run, small_workflow):
     # status: batch lookups by run id for all jobs, never a GET per job
     assert routes(aml_run.service, "GET", "/jobs/{name}") == 0
     assert routes(aml_run.service, "POST", RUNS_BY_IDS) >= 1
-    # secrets stay out of job specs and command lines
-    secret = os.environ["SNAKEMAKE_STORAGE_AZUREML_CONNECTION_STRING"]
+    # no secret in job specs and command lines (none exists: the client signs in by token)
+    secret = os.environ["MSI_SECRET"]
     for job in jobs:
         assert secret not in str(job.environment_variables) and secret not in job.command
+
+
+def test_jobs_use_their_cluster_identity_and_hold_no_storage_secret(aml_run, small_workflow):
+    snakemake(small_workflow, *aml_run.args("results/env_names.txt"))
+    blob = f"{aml_run.path}/results/env_names.txt"
+    names = set(aml_run.service.container().download_blob(blob).readall().decode().split())
+    assert {"MSI_ENDPOINT", "MSI_SECRET"} <= names  # the node's managed-identity endpoint
+    assert not [n for n in names if re.search("KEY|CONNECTION_STRING|SAS", n)]
+
+
+def test_cluster_without_identity_fails_the_job_naming_the_prerequisite(
+    fresh_aml_service, aml_azurite, small_workflow, monkeypatch
+):
+    service = fresh_aml_service(cluster_identities=["genomics-cluster=none"])
+    run = AmlRun(service, "azureml://datastores/workspaceblobstore/paths/noid", "")
+    run.account_url = aml_azurite.blob_endpoint
+    for key, value in run.env().items():
+        monkeypatch.setenv(key, value)
+    proc = snakemake(small_workflow, *run.args("results/raw/a.txt"), check=False)
+    assert proc.returncode != 0
+    assert "managed identity" in proc.stderr and "Storage Blob Data Contributor" in proc.stderr
 
 
 def test_real_failure_ends_the_run_with_error_and_log_excerpt(aml_run, small_workflow):

@@ -52,19 +52,18 @@ def workspace_path(service: Any) -> str:
 def api_call(
     service: Any, method: str, path: str, body: Any = None, token: str | None = "default"
 ) -> tuple[int, dict, Any]:
-    """A raw REST call as the SDK makes it (HTTPS, bearer JWT): status, headers, JSON body."""
+    """A raw REST call as the SDK makes it (HTTPS, the user's bearer token from the service's
+    identity endpoint unless `token` is given): status, headers, JSON body."""
     import json
     import ssl
     import urllib.error
     import urllib.request
 
-    from aml_local.connect import LocalServiceCredential
-
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(service.base_url + path, data, method=method)
     req.add_header("Content-Type", "application/json")
     if token == "default":
-        token = LocalServiceCredential().get_token(service.base_url + "/.default").token
+        token = service.token()
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     tls = ssl.create_default_context(cafile=service.ca_bundle)

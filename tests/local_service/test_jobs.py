@@ -163,24 +163,46 @@ def test_missing_input_fails_early_naming_it(aml_service, tmp_path):
     assert "nowhere/missing.fq.gz" in _log(ml, name, tmp_path)
 
 
-def test_job_gets_storage_credentials_from_its_environment_not_its_spec(aml_service):
-    ml = aml_service.ml_client()
-    name = _name("identity")
-    script = (
-        "import json, os\n"
-        "from azure.storage.blob import BlobServiceClient\n"
-        "env = os.environ\n"
-        "svc = BlobServiceClient.from_connection_string(env['AZURE_STORAGE_CONNECTION_STRING'])\n"
-        "container = json.loads(env['AZUREML_DATASTORE_CONTAINERS'])['workspaceblobstore']\n"
-        "svc.get_blob_client(container, 'identity/' + env['AZUREML_RUN_ID']).upload_blob(b'ok')\n"
-    )
-    command = 'python3 -c "$SCRIPT"'
-    job = shell_job(name, command, ensure_environment(ml), environment_variables={"SCRIPT": script})
+JOB_WRITES_WITH_ITS_IDENTITY = (
+    "import json, os\n"
+    "from azure.storage.blob import BlobServiceClient\n"
+    "from snakemake_storage_plugin_azureml.credentials import default_credential\n"
+    "env = os.environ\n"
+    "svc = BlobServiceClient(env['AZURE_STORAGE_BLOB_ENDPOINT'], default_credential())\n"
+    "container = json.loads(env['AZUREML_DATASTORE_CONTAINERS'])['workspaceblobstore']\n"
+    "names = ' '.join(sorted(env))\n"
+    "svc.get_blob_client(container, 'identity/' + env['AZUREML_RUN_ID']).upload_blob(names)\n"
+)
+STORAGE_SECRET_NAMES = ("KEY", "CONNECTION_STRING", "SAS")
+
+
+def _job_with_identity(service, prefix: str) -> tuple[str, set[str]]:
+    """A job that writes to the datastore with the token of its cluster's identity (what the
+    storage plugin does): its name and the names of the variables it saw."""
+    ml = service.ml_client()
+    name = _name(prefix)
+    job = shell_job(
+        name, 'python3 -c "$SCRIPT"', ensure_environment(ml),
+        environment_variables={"SCRIPT": JOB_WRITES_WITH_ITS_IDENTITY},
+    )  # fmt: skip
     ml.jobs.create_or_update(job)
     assert wait_for(ml, name).status == "Completed", run_error(ml, name)
-    assert aml_service.container().download_blob(f"identity/{name}").readall() == b"ok"
+    seen = service.container().download_blob(f"identity/{name}").readall().decode()
     spec = str(ml.jobs.get(name)._to_dict())
-    assert aml_service.azurite.key not in spec and "AccountKey" not in spec
+    assert service.azurite.key not in spec and "AccountKey" not in spec
+    return name, set(seen.split())
+
+
+def test_job_writes_storage_with_its_cluster_identity_and_holds_no_secret(aml_service):
+    _, names = _job_with_identity(aml_service, "identity")
+    assert {"MSI_ENDPOINT", "MSI_SECRET"} <= names and "DEFAULT_IDENTITY_CLIENT_ID" not in names
+    assert not [n for n in names if any(s in n for s in STORAGE_SECRET_NAMES)]
+
+
+def test_user_assigned_cluster_identity_needs_and_gets_its_client_id(fresh_aml_service):
+    service = fresh_aml_service(cluster_identities=["genomics-cluster=user:5e1f-uami"])
+    _, names = _job_with_identity(service, "uami")
+    assert "DEFAULT_IDENTITY_CLIENT_ID" in names
 
 
 def test_unknown_job_is_a_not_found_error(aml_service):

@@ -9,9 +9,17 @@ import jwt
 import pytest
 
 from aml_local.bindings import duration_seconds, parse_data_uri, substitute
-from aml_local.connect import LocalServiceCredential, cloud_metadata
+from aml_local.connect import cloud_metadata
 from aml_local.errors import ServiceError
 from aml_local.faults import FaultInjector, FaultSettings
+from aml_local.identity import (
+    STORAGE_RESOURCE,
+    TENANT_ID,
+    Identities,
+    TokenError,
+    cluster_identities,
+    without_credentials,
+)
 from aml_local.scheduler import Scheduler
 from aml_local.validation import validate
 
@@ -108,11 +116,71 @@ def test_scheduler_never_exceeds_its_nodes_and_runs_everything():
     assert scheduler.peak_in_use <= 3 and peak <= 3
 
 
-def test_credential_token_has_the_audience_the_sdk_checks():
+def test_cloud_metadata_sends_every_call_to_the_service():
     base = "https://127.0.0.1:5000"
-    token = LocalServiceCredential().get_token(base + "/.default").token
-    claims = jwt.decode(token, options={"verify_signature": False})
-    assert claims["aud"] == base and claims["tid"]
     meta = cloud_metadata(base)
     assert meta["cloud_metadata"]["aml_resource_id"] == base + "/"
     assert meta["cloud"] != cloud_metadata("https://127.0.0.1:5001")["cloud"]
+
+
+def test_identity_tokens_carry_what_the_sdk_and_azurite_check_and_only_ours_pass(tmp_path):
+    base = "https://127.0.0.1:5000"
+    ids = Identities(tmp_path / "a", "/ws", {})
+    status, body = ids.msi_token(ids.user_secret, {"resource": base})
+    assert status == 200 and body["resource"] == base and body["expires_on"] > time.time()
+    claims = ids.verify(body["access_token"], [base])
+    assert claims["aud"] == base and claims["iss"] == f"https://sts.windows.net/{TENANT_ID}/"
+    assert claims["tid"] == TENANT_ID and claims["nbf"] < time.time() < claims["exp"]
+    # the key stays in the state folder: a restarted service accepts its earlier tokens
+    assert Identities(tmp_path / "a", "/ws", {}).verify(body["access_token"], [base])
+    unsigned = jwt.encode({**claims}, None, algorithm="none")
+    forged = jwt.encode({**claims}, "a-guessed-signing-key-of-32-bytes", algorithm="HS256")
+    _, foreign = Identities(tmp_path / "b", "/ws", {}).msi_token(
+        Identities(tmp_path / "b", "/ws", {}).user_secret, {"resource": base}
+    )
+    storage = ids.msi_token(ids.user_secret, {"resource": STORAGE_RESOURCE})[1]["access_token"]
+    for token, code in [
+        (unsigned, "InvalidAuthenticationToken"),
+        (forged, "InvalidAuthenticationToken"),
+        (foreign["access_token"], "InvalidAuthenticationToken"),
+        (storage, "InvalidAuthenticationTokenAudience"),
+    ]:
+        with pytest.raises(TokenError) as err:
+            ids.verify(token, [base])
+        assert err.value.code == code
+    assert ids.msi_token("", {"resource": base})[0] == 401
+    assert ids.msi_token("wrong", {"resource": base})[0] == 401
+
+
+def test_cluster_identities_give_nodes_their_endpoint_and_tokens_as_azure_ml_does(tmp_path):
+    identities = cluster_identities(["uami=user:1111", "bare=none"])
+    ids = Identities(tmp_path, "/ws", identities)
+    system = ids.node_environment("genomics-cluster", "https://x/msi")
+    assert set(system) == {"MSI_ENDPOINT", "MSI_SECRET"}
+    status, body = ids.msi_token(system["MSI_SECRET"], {"resource": STORAGE_RESOURCE})
+    assert status == 200 and ids.verify(body["access_token"], [STORAGE_RESOURCE])["appid"]
+    user = ids.node_environment("uami", "https://x/msi")
+    assert user["DEFAULT_IDENTITY_CLIENT_ID"] == "1111"
+    status, body = ids.msi_token(user["MSI_SECRET"], {"resource": STORAGE_RESOURCE})
+    assert status == 400 and "Storage Blob Data Contributor" in body["error_description"]
+    query = {"resource": STORAGE_RESOURCE, "clientid": "1111"}
+    status, body = ids.msi_token(user["MSI_SECRET"], query)
+    assert status == 200 and body["client_id"] == "1111"
+    assert ids.node_environment("bare", "https://x/msi") == {}
+    with pytest.raises(ValueError, match="NAME=system"):
+        cluster_identities(["nocluster"])
+
+
+def test_nodes_inherit_no_credential_from_the_service_host():
+    host = {
+        "PATH": "/bin",
+        "MSI_SECRET": "s",
+        "AZURE_CLIENT_ID": "c",
+        "AZURE_STORAGE_CONNECTION_STRING": "k",
+        "SNAKEMAKE_STORAGE_AZUREML_ACCOUNT_KEY": "k",
+        "SNAKEMAKE_STORAGE_AZUREML_ACCOUNT_URL": "https://a",
+    }
+    assert without_credentials(host) == {
+        "PATH": "/bin",
+        "SNAKEMAKE_STORAGE_AZUREML_ACCOUNT_URL": "https://a",
+    }
