@@ -9,18 +9,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fixtures.aml_service import AmlService, _client_environment
+from tests.fixtures.aml_service import AmlService, client_environment
 from tests.local_service.helpers import ensure_environment, shell_job, wait_for
 
 QC = "qc-cluster"
 
 
 @pytest.fixture(scope="module")
-def _clusters_session(azurite, tmp_path_factory) -> Iterator[AmlService]:
+def _clusters_session(aml_azurite, tmp_path_factory) -> Iterator[AmlService]:
     """genomics-cluster (default: 2 nodes, low priority) and qc-cluster (1 node, dedicated);
     environment builds take 1 s."""
     service = AmlService(
-        azurite, tmp_path_factory.mktemp("clusters") / "state", max_nodes=2,
+        aml_azurite, tmp_path_factory.mktemp("clusters") / "state", max_nodes=2,
         clusters=[f"{QC}:Standard_D2s_v3:1"], environment_build_s=1.0,
         blob_container="clusters-blobs", artifact_container="clusters-artifacts",
     )  # fmt: skip
@@ -30,7 +30,7 @@ def _clusters_session(azurite, tmp_path_factory) -> Iterator[AmlService]:
 
 @pytest.fixture
 def service(_clusters_session: AmlService, monkeypatch: pytest.MonkeyPatch) -> AmlService:
-    _client_environment(monkeypatch, _clusters_session)
+    client_environment(monkeypatch, _clusters_session)
     return _clusters_session
 
 
