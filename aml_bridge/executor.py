@@ -117,7 +117,8 @@ class Executor(RemoteExecutor):
         for name in withheld:
             self.logger.warning(
                 f"aml: environment variable {name} looks secret and is not put into job specs; "
-                "give the cluster access another way (managed identity, Key Vault)"
+                "jobs reach storage as the compute cluster's managed identity, which needs "
+                "'Storage Blob Data Contributor' on the storage account"
             )
         warning = aml_settings.datastore_warning(
             s, storage.default_storage_provider, storage.default_storage_prefix

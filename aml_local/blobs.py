@@ -30,7 +30,6 @@ class Datastores:
     """Datastore name → container, plus the transfers a job's bindings need."""
 
     def __init__(self, connection_string: str, containers: dict[str, str]) -> None:
-        self.connection_string = connection_string
         self.containers = dict(containers)
         self.service = BlobServiceClient.from_connection_string(connection_string)
         self.account = self.service.account_name

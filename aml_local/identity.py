@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -115,7 +116,8 @@ class Identities:
         self._key = self._signing_key(self.dir / "signing-key.pem")
         self._public = self._key.public_key()
         self.user_secret = self._secret(state_dir / USER_SECRET_FILE)
-        self._node_secrets: dict[str, str] = {}
+        self._node_secrets: dict[str, str] = {}  # cluster → its nodes' endpoint secret
+        self._lock = threading.Lock()  # jobs start on several threads
         self._node_file = self.dir / "nodes.json"
         if self._node_file.exists():
             self._node_secrets = json.loads(self._node_file.read_text())
@@ -152,10 +154,11 @@ class Identities:
         identity = self.identity_of(cluster)
         if identity.kind == "None":
             return {}
-        secret = self._node_secrets.get(cluster)
-        if secret is None:
-            secret = self._node_secrets[cluster] = secrets.token_urlsafe(32)
-            _write_private(self._node_file, json.dumps(self._node_secrets).encode())
+        with self._lock:
+            secret = self._node_secrets.get(cluster)
+            if secret is None:
+                secret = self._node_secrets[cluster] = secrets.token_urlsafe(32)
+                _write_private(self._node_file, json.dumps(self._node_secrets).encode())
         env = {"MSI_ENDPOINT": endpoint, "MSI_SECRET": secret}
         if identity.kind == "UserAssigned":
             env["DEFAULT_IDENTITY_CLIENT_ID"] = identity.client_id or ""
@@ -170,12 +173,13 @@ class Identities:
         if not resource:
             return 400, _oauth_error("invalid_request", "The 'resource' parameter is required.")
         client_id = query.get("clientid") or query.get("client_id")
-        if secrets.compare_digest(secret, self.user_secret):
+        given = secret.encode("utf-8", "replace")
+        if secrets.compare_digest(given, self.user_secret.encode()):
             claims = {"oid": _stable_id(self.workspace_id, "user"), "idtyp": "user"}
-            return 200, self._token_response(resource, claims, client_id)
-        cluster = next(
-            (c for c, s in self._node_secrets.items() if secrets.compare_digest(secret, s)), None
-        )
+            return 200, self._token_response(resource, claims, None)
+        with self._lock:
+            nodes = list(self._node_secrets.items())
+        cluster = next((c for c, s in nodes if secrets.compare_digest(given, s.encode())), None)
         if cluster is None:
             return 401, _oauth_error("unauthorized", "The 'secret' header is not valid.")
         identity = self.identity_of(cluster)
