@@ -31,6 +31,19 @@ class Cluster:
         return f"{self.name} ({self.vm_size}: {self.cores} cores, {self.mem_mb} MB)"
 
 
+def without_identity(clusters: tuple[Cluster, ...]) -> list[str]:
+    """Warnings for clusters whose jobs could not reach the datastore: a job's storage access
+    is its cluster's managed identity (the bridge never ships a storage secret)."""
+    return [
+        f"cluster {c.name} has no managed identity: its jobs cannot reach the datastore. Give it "
+        "a system-assigned identity (az ml compute update --name "
+        f"{c.name} --identity-type system_assigned) with 'Storage Blob Data Contributor' on the "
+        "datastore's storage account"
+        for c in clusters
+        if not c.identity or c.identity.lower() == "none"
+    ]
+
+
 def by_size(clusters: list[Cluster]) -> tuple[Cluster, ...]:
     """Smallest first: by cores, then memory."""
     return tuple(sorted(clusters, key=lambda c: (c.cores, c.mem_mb)))

@@ -20,7 +20,7 @@ from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 
 from aml_bridge import settings as aml_settings
 from aml_bridge.client import AmlClient, JobState, RunEnd
-from aml_bridge.clusters import Cluster, parse_instance_table
+from aml_bridge.clusters import Cluster, parse_instance_table, without_identity
 from aml_bridge.environments import remote_requirements
 from aml_bridge.job_env import job_env_vars
 from aml_bridge.job_facts import job_facts
@@ -99,9 +99,12 @@ class Executor(RemoteExecutor):
         if not names or not self.settings.workspace:
             return ()
         try:
-            return self.client.clusters(names)
+            clusters = self.client.clusters(names)
         except ValueError as e:
             raise WorkflowError(f"aml: {e}") from e
+        for warning in without_identity(clusters):
+            self.logger.warning(f"aml: {warning}")
+        return clusters
 
     def _init_watch(self) -> None:
         """What the status rounds remember between rounds."""

@@ -1,12 +1,13 @@
 """Translation of Snakemake job facts into Azure ML command job specs (pure functions)."""
 
+import dataclasses
 import io
 
 import pytest
 import yaml
 from azure.ai.ml import load_job
 
-from aml_bridge.clusters import Cluster, by_size, parse_instance_table
+from aml_bridge.clusters import Cluster, by_size, parse_instance_table, without_identity
 from aml_bridge.environments import remote_requirements
 from aml_bridge.names import NAME, experiment_name
 from aml_bridge.translate import JobFacts, RunContext, build_spec, run_tag_key
@@ -117,6 +118,15 @@ def test_job_too_big_for_every_cluster_names_job_needs_and_sizes():
         "cluster: qc-cluster (STANDARD_D2S_V3: 2 cores, 8192 MB); "
         "genomics-cluster (STANDARD_E8S_V3: 8 cores, 65536 MB)"
     )
+
+
+def test_a_cluster_without_identity_is_named_with_the_fix():
+    bare = Cluster("bare-cluster", "STANDARD_D2S_V3", 2, 8192, 1, "dedicated", identity="none")
+    user = Cluster("uami-cluster", "STANDARD_D2S_V3", 2, 8192, 1, "dedicated", "user_assigned")
+    system = dataclasses.replace(QC, identity="system_assigned")
+    (warning,) = without_identity((bare, user, system))
+    assert "bare-cluster has no managed identity" in warning
+    assert "Storage Blob Data Contributor" in warning
 
 
 def test_instance_type_on_a_cluster_is_refused_naming_the_job():
