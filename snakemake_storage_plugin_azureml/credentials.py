@@ -160,6 +160,14 @@ def default_credential() -> object:
     return JobIdentityCredential(credential) if os.environ.get(JOB_MARKER) else credential
 
 
+def default_credential_description() -> str:
+    """How the default credential is described in errors; in a job, with the prerequisite (a
+    missing role assignment shows as HTTP 403, not as a failure to get a token)."""
+    if os.environ.get(JOB_MARKER):
+        return f"DefaultAzureCredential; {IDENTITY_PREREQUISITE}"
+    return "DefaultAzureCredential"
+
+
 class JobIdentityCredential:
     """Wraps a job's credential so a failure to get a token names the identity prerequisite."""
 
