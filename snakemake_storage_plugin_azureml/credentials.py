@@ -137,7 +137,7 @@ def credential_from_secret(secret: Secret, account_url: str) -> object:
     return AzureNamedKeyCredential(account_name(account_url), secret.value)
 
 
-# Set by Azure ML in every job; identify "inside a job" for the managed-identity hint.
+# Set by Azure ML in every job: errors there name the managed-identity prerequisite.
 JOB_MARKER = "AZUREML_RUN_ID"
 IDENTITY_CLIENT_ID = "DEFAULT_IDENTITY_CLIENT_ID"
 IDENTITY_PREREQUISITE = (
@@ -156,38 +156,12 @@ def default_credential() -> object:
     from azure.identity import DefaultAzureCredential
 
     client_id = os.environ.get("AZURE_CLIENT_ID") or os.environ.get(IDENTITY_CLIENT_ID)
-    credential = DefaultAzureCredential(managed_identity_client_id=client_id)
-    return JobIdentityCredential(credential) if os.environ.get(JOB_MARKER) else credential
+    return DefaultAzureCredential(managed_identity_client_id=client_id)
 
 
-class JobIdentityCredential:
-    """Wraps a job's credential so a failure to get a token names the identity prerequisite."""
-
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
-
-    def _explained(self, call, *args, **kwargs):  # noqa: ANN001, ANN202
-        from azure.core.exceptions import ClientAuthenticationError
-
-        try:
-            return call(*args, **kwargs)
-        except ClientAuthenticationError as exc:  # CredentialUnavailableError is one too
-            raise ClientAuthenticationError(
-                f"No token for storage: {IDENTITY_PREREQUISITE}. {exc.message}"
-            ) from exc
-
-    def get_token(self, *scopes: str, **kwargs: object) -> object:
-        return self._explained(self.inner.get_token, *scopes, **kwargs)
-
-    def get_token_info(self, *scopes: str, **kwargs: object) -> object:
-        return self._explained(self.inner.get_token_info, *scopes, **kwargs)
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __enter__(self) -> JobIdentityCredential:
-        self.inner.__enter__()
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        self.inner.__exit__(*args)
+def default_credential_description() -> str:
+    """How the default credential is named in errors; in a job, with the prerequisite, so that
+    both failures name it: no identity (no token) and no role assignment (HTTP 403)."""
+    if os.environ.get(JOB_MARKER):
+        return f"DefaultAzureCredential; {IDENTITY_PREREQUISITE}"
+    return "DefaultAzureCredential"

@@ -165,7 +165,8 @@ class SettingsResolver:
         if secret:
             credential = creds.credential_from_secret(secret, target.account_url)
             return replace(target, credential=credential, auth=secret.describe())
-        return replace(target, credential=self.default_credential(), auth="DefaultAzureCredential")
+        auth = creds.default_credential_description()
+        return replace(target, credential=self.default_credential(), auth=auth)
 
     def _locate(self, name: str, connection: creds.ConnectionString | None) -> DatastoreTarget:
         account_url = self.account_url or (connection.account_url if connection else None)

@@ -229,3 +229,17 @@ def test_custom_resolver_from_settings(tmp_path, monkeypatch):
     )
     with pytest.raises(WorkflowError, match="cannot load datastore resolver 'no_such_module:f'"):
         broken.datastore("x")
+
+
+def test_in_a_job_access_denied_names_the_cluster_identity_prerequisite(monkeypatch):
+    from azure.core.exceptions import HttpResponseError
+
+    from snakemake_storage_plugin_azureml.errors import Redactor, describe
+
+    monkeypatch.setenv("AZUREML_RUN_ID", "job-1")  # set by Azure ML in every job
+    target = resolver(account_url="https://a.blob.core.windows.net", container="ccc")("any")
+    denied = HttpResponseError(message="This request is not authorized to perform this operation")
+    denied.status_code, denied.error_code = 403, "AuthorizationPermissionMismatch"
+    message = describe(denied, "cannot write x", "any", target, Redactor())
+    assert "HTTP 403" in message and "managed identity" in message
+    assert "'Storage Blob Data Contributor' role on the datastore's storage account" in message
