@@ -1,90 +1,193 @@
 """Inputs of the workflow: the units table (from a sample sheet or a folder of FASTQ pairs) and
 the reference, checked before any job runs so that bad input fails early and names its file.
+Values from the sheet, a folder listing or the config reach shell commands only quoted.
 """
 
-import csv
-import gzip
+import importlib.util
 import os
 import re
+import shlex
 import subprocess
+from collections import Counter
 from pathlib import Path
 
-import pandas as pd
+import jsonschema
+import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.io import get_wildcard_names
 from snakemake.utils import validate
 
 validate(config, schema="../config/schemas/config.schema.yaml")
 
-NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+SCRIPTS = Path(workflow.basedir) / "scripts"
+
+
+def load_script(name):
+    """A Python script of scripts/ as a module: the checks it runs in jobs, run here too."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+fastq = load_script("check_fastq")
+
+with open(Path(workflow.basedir) / "config" / "schemas" / "samples.schema.yaml") as f:
+    SHEET_SCHEMA = yaml.safe_load(f)
+ROW = jsonschema.Draft202012Validator(SHEET_SCHEMA)
+NAME = jsonschema.Draft202012Validator(SHEET_SCHEMA["$defs"]["name"])
+NAME_RULE = SHEET_SCHEMA["$defs"]["name"]["description"]
+COLUMNS = list(SHEET_SCHEMA["properties"])
+REQUIRED = SHEET_SCHEMA["required"]
 # Illumina file names: {name}_R1.fastq.gz or {name}_R1_001.fastq.gz (and .fq, uncompressed).
 ILLUMINA_READ = re.compile(
     r"^(?P<name>.+)_(?P<read>R[12])(?P<suffix>(?:_001)?\.f(?:ast)?q(?:\.gz)?)$"
 )
 # bcl2fastq/BCL Convert names carry sample number and lane: {sample}_S1_L001.
 ILLUMINA_LANE = re.compile(r"^(?P<sample>.+)_S\d+_(?P<lane>L\d{3})$")
+# Byte-order marks of encodings a sheet may arrive in (UTF-32 before UTF-16: same start).
+BOMS = [
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\xfe\xff", "UTF-16"),
+    (b"\xff\xfe", "UTF-16"),
+]
+# Letters of nucleotide sequence; a reference whose sample has fewer is refused (protein).
+NUCLEOTIDES = b"ACGTUNacgtun"
+NUCLEOTIDE_SHARE = 0.9
+REFERENCE_SAMPLE = 1 << 20
+FASTA_BLOCK = 1 << 24
+
+
+class SheetError(WorkflowError):
+    """A problem in one line (and column) of the sample sheet."""
+
+    def __init__(self, path, line, message, column=None):
+        where = f"line {line}" + (f", column {column}" if column else "")
+        super().__init__(f"Sample sheet {path}, {where}: {message}")
+
+
+def is_url(path):
+    """A path with a scheme (an azureml URL, say): addressed in its storage as it is."""
+    return "://" in path
 
 
 def in_storage(path):
     """Whether a file is left to its storage to check: a path with a scheme (azureml://, ...),
     or, under a default storage provider (the aml profile, remote jobs), any file that is not
     here; Snakemake then reports it as a missing input if the storage lacks it too."""
-    if "://" in path:
+    if is_url(path):
         return True
     default_storage = workflow.storage_settings.default_storage_provider
     return bool(default_storage) and not os.path.exists(path)
 
 
-def open_text(path):
-    """Open plain or gzip text by content, not by name."""
-    with open(path, "rb") as handle:
-        magic = handle.read(2)
-    return gzip.open(path, "rt") if magic == b"\x1f\x8b" else open(path)
+def row_problem(record):
+    """The first schema violation of a row, in column order, as (column, reason), or None."""
+    problems = []
+    for error in ROW.iter_errors(record):
+        if error.validator == "required":
+            for column in error.validator_value:
+                if column not in record:
+                    problems.append(
+                        (column, f"empty; every row needs {', '.join(REQUIRED)}")
+                    )
+        else:
+            column = error.path[0]
+            reason = error.schema.get("description", error.message)
+            problems.append((column, f"{column} {record[column]!r} {reason}"))
+    return min(problems, key=lambda p: COLUMNS.index(p[0]), default=None)
 
 
-def first_char(path):
-    """The first character of a (possibly gzip) text file; '' when it is empty or unreadable."""
+def sheet_text(path):
+    """The sheet as text: UTF-8 (a UTF-8 byte-order mark is fine); others are refused by name."""
+    data = Path(path).read_bytes()
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            raise SheetError(path, 1, f"the file is {encoding}; save it as UTF-8 text")
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise SheetError(
+            path, line, "NUL bytes: the file is UTF-16 or binary; save it as UTF-8 text"
+        )
     try:
-        with open_text(path) as handle:
-            return handle.read(1)
-    except (OSError, EOFError, UnicodeDecodeError):
-        return ""
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise SheetError(
+            path,
+            line,
+            f"byte 0x{data[error.start]:02x} is not UTF-8 (Latin-1 or Windows-1252?); "
+            "save the sheet as UTF-8 text",
+        ) from None
 
 
 def read_sheet(path):
-    """Read and schema-validate the sample sheet; every value is a string, blank cells of
-    optional columns are absent (''), and quotes are literal characters, as in any TSV.
-    """
+    """Rows of the sample sheet (TSV) as dicts; each value stripped, blank optional cells
+    absent. Lines whose first character is '#' are comments; a '#' inside a value is kept,
+    and so are quotes (as in any TSV)."""
     if not os.path.isfile(path):
         raise WorkflowError(f"Sample sheet not found: {path}")
-    units = pd.read_csv(
-        path,
-        sep="\t",
-        dtype=str,
-        comment="#",
-        keep_default_na=False,
-        quoting=csv.QUOTE_NONE,
-    ).map(str.strip)
-    if units.empty:
-        raise WorkflowError(f"Sample sheet {path} lists no read pairs")
-    for row, record in enumerate(units.to_dict("records"), start=2):
-        bad = [
-            col
-            for col in ("sample", "unit", "library", "platform")
-            if col in record and record[col] and not NAME.match(record[col])
-        ]
-        if bad:
-            raise WorkflowError(
-                f"Sample sheet {path}, line {row}: {bad[0]} {record[bad[0]]!r} may only "
-                "contain letters, digits, '.', '_' and '-'"
+    lines = [
+        (number, line)
+        for number, line in enumerate(sheet_text(path).splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not lines:
+        raise WorkflowError(f"Sample sheet {path} is empty")
+    header_line, header = lines[0]
+    columns = [cell.strip() for cell in header.split("\t")]
+    for column in columns:
+        if column not in COLUMNS:
+            raise SheetError(
+                path,
+                header_line,
+                f"unknown column {column!r}; the columns are {', '.join(COLUMNS)} "
+                "(tab-separated)",
             )
-    validate(units.replace("", None), schema="../config/schemas/samples.schema.yaml")
-    return units
+    for column in REQUIRED:
+        if column not in columns:
+            raise SheetError(
+                path,
+                header_line,
+                f"no column {column!r}; required: {', '.join(REQUIRED)}",
+            )
+    twice = [column for column, n in Counter(columns).items() if n > 1]
+    if twice:
+        raise SheetError(path, header_line, f"column {twice[0]!r} appears twice")
+    rows = []
+    for number, line in lines[1:]:
+        cells = [cell.strip() for cell in line.split("\t")]
+        if len(cells) > len(columns):
+            raise SheetError(
+                path,
+                number,
+                f"{len(cells)} cells but {len(columns)} columns in the header "
+                "(a tab inside a value?)",
+            )
+        record = {column: cell for column, cell in zip(columns, cells) if cell}
+        problem = row_problem(record)
+        if problem:
+            raise SheetError(path, number, problem[1], column=problem[0])
+        rows.append({**record, "_where": f"Sample sheet {path}, line {number}"})
+    if not rows:
+        raise WorkflowError(f"Sample sheet {path} lists no read pairs")
+    return rows
 
 
 def discover_units(folder):
-    """Pair Illumina-named FASTQs in a folder; lanes of one sample become its units."""
+    """Pair Illumina-named FASTQs in a folder; lanes of one sample become its units. Pairs in
+    sub-folders are reported, not skipped silently."""
     if not os.path.isdir(folder):
         raise WorkflowError(f"Reads folder not found: {folder}")
+    for parent, _, files in sorted(os.walk(folder))[1:]:
+        nested = sorted(name for name in files if ILLUMINA_READ.match(name))
+        if nested:
+            raise WorkflowError(
+                f"Reads folder {folder}: {os.path.join(parent, nested[0])} is in a sub-folder, "
+                "and only the folder's top level is read: move the pairs up, or list them in a "
+                "sample sheet (samples=...)"
+            )
     reads = {}
     for name in sorted(os.listdir(folder)):
         match = ILLUMINA_READ.match(name)
@@ -103,45 +206,117 @@ def discover_units(folder):
             raise WorkflowError(f"{pair[have]} has no matching {lack} file in {folder}")
         lane = ILLUMINA_LANE.match(name)
         sample, unit = (lane["sample"], lane["lane"]) if lane else (name, "1")
-        for value in (sample, unit):
-            if not NAME.match(value):
-                raise WorkflowError(
-                    f"{pair['R1']}: sample name {value!r} may only contain letters, digits, "
-                    "'.', '_' and '-'"
-                )
-        rows.append(
-            {"sample": sample, "unit": unit, "fq1": pair["R1"], "fq2": pair["R2"]}
-        )
-    return pd.DataFrame(rows)
+        record = {"sample": sample, "unit": unit, "fq1": pair["R1"], "fq2": pair["R2"]}
+        problem = row_problem(record)
+        if problem:
+            raise WorkflowError(f"{pair['R1']}: {problem[1]}")
+        rows.append({**record, "_where": f"Reads folder {folder}, {pair['R1']}"})
+    return rows
 
 
-def check_units(units, origin):
-    """Reject duplicate units, colliding report names and missing or empty FASTQs."""
-    dup = units[units.duplicated(["sample", "unit"], keep=False)]
-    if not dup.empty:
-        first = dup.iloc[0]
-        raise WorkflowError(
-            f"{origin}: sample {first['sample']!r} lists unit {first['unit']!r} more than once"
+def storage_problem(path):
+    """Why the default storage cannot hold local `path` at its address (<prefix>/<path>), in
+    the storage plugin's own words; None without a default storage. Paths outside the working
+    directory are left to the staging, which says so."""
+    provider = workflow.storage_settings.default_storage_provider
+    relative = os.path.normpath(path)
+    if (
+        not provider
+        or is_url(path)
+        or os.path.isabs(relative)
+        or relative.startswith("..")
+    ):
+        return None
+    prefix = workflow.storage_settings.default_storage_prefix.removesuffix("/")
+    registry = workflow.storage_registry.default_storage_provider
+    result = registry.is_valid_query(f"{prefix}/{relative}")
+    return (
+        None if result.valid else f"cannot be stored under {provider}: {result.reason}"
+    )
+
+
+def path_problem(path):
+    """Why a path from the sheet, the folder or the config cannot be used, or None."""
+    wildcards = get_wildcard_names(path)
+    if wildcards:
+        return (
+            f"{path} contains {{{sorted(wildcards)[0]}}}, which Snakemake reads as a wildcard: "
+            "rename the file or link it under a name without braces around a word"
         )
-    report_names = units["sample"].str.cat(units["unit"], sep="_")
-    clash = units[report_names.duplicated(keep=False)]
-    if not clash.empty:
-        pairs = ", ".join(f"{s}/{u}" for s, u in zip(clash["sample"], clash["unit"]))
-        raise WorkflowError(f"{origin}: sample/unit {pairs} give the same report name")
-    for record in units.to_dict("records"):
-        where = f"{origin}: sample {record['sample']}, unit {record['unit']}"
-        if record["fq1"] == record["fq2"]:
-            raise WorkflowError(
-                f"{where}: fq1 and fq2 are the same file {record['fq1']}"
-            )
-        for col in ("fq1", "fq2"):
-            path = record[col]
-            if in_storage(path):
+    return storage_problem(path)
+
+
+def file_identity(path):
+    """The same file under two spellings (./x, a symlink, a hard link) has one identity."""
+    if in_storage(path):
+        return ("storage", os.path.normpath(path))
+    stat = os.stat(path)
+    return (stat.st_dev, stat.st_ino)
+
+
+def check_fastq_file(record, column):
+    path = record[column]
+    problem = path_problem(path)
+    if problem is None and not in_storage(path):
+        if not os.path.isfile(path):
+            problem = f"file not found: {path}"
+        elif reason := fastq.first_record_problem(path):
+            problem = f"{path} {reason}"
+    if problem:
+        raise WorkflowError(f"{record['_where']}, column {column}: {problem}")
+
+
+def check_units(units):
+    """Reject duplicate units, colliding output names, missing, empty or malformed FASTQs and
+    files listed twice (compared by identity, not by spelling)."""
+    first_rows = {}
+    for record in units:
+        for what, key in (
+            ("unit", (record["sample"], record["unit"])),
+            ("sample", record["sample"].lower()),
+            ("report", f"{record['sample']}_{record['unit']}".lower()),
+        ):
+            other = first_rows.setdefault((what, key), record)
+            if other is record:
                 continue
-            if not os.path.isfile(path):
-                raise WorkflowError(f"{where}: {col} file not found: {path}")
-            if first_char(path) != "@":
-                raise WorkflowError(f"{where}: {col} {path} is empty or not FASTQ")
+            if what == "unit":
+                raise WorkflowError(
+                    f"{record['_where']}: sample {record['sample']!r} lists unit "
+                    f"{record['unit']!r} more than once (also {other['_where']})"
+                )
+            if what == "sample" and other["sample"] != record["sample"]:
+                raise WorkflowError(
+                    f"{record['_where']}: samples {other['sample']!r} and {record['sample']!r} "
+                    "differ only in case; their outputs would collide on case-insensitive "
+                    f"file systems (also {other['_where']})"
+                )
+            if what == "report":
+                raise WorkflowError(
+                    f"{record['_where']}: sample/unit {record['sample']}/{record['unit']} and "
+                    f"{other['sample']}/{other['unit']} give the same report name "
+                    f"({other['_where']})"
+                )
+    seen = {}
+    for record in units:
+        for column in ("fq1", "fq2"):
+            check_fastq_file(record, column)
+        if file_identity(record["fq1"]) == file_identity(record["fq2"]):
+            raise WorkflowError(
+                f"{record['_where']}: fq1 {record['fq1']} and fq2 {record['fq2']} are the "
+                "same file"
+            )
+        if config["allow_shared_fastq"]:
+            continue
+        for column in ("fq1", "fq2"):
+            identity = file_identity(record[column])
+            first, first_column = seen.setdefault(identity, (record, column))
+            if (first, first_column) != (record, column):
+                raise WorkflowError(
+                    f"{record['_where']}, column {column}: {record[column]} is the same file "
+                    f"as {first[first_column]} ({first['_where']}, column {first_column}); "
+                    "its reads would count twice (set allow_shared_fastq: true if that is "
+                    "intended)"
+                )
 
 
 def default_storage_main_process():
@@ -176,26 +351,123 @@ def check_shipped_to_remote_jobs(sheet):
 
 
 def load_units():
+    """Checked units, sorted by sample and unit."""
     check_shipped_to_remote_jobs(config["samples"])
     if config.get("reads_dir"):
-        origin = config["reads_dir"]
-        units = discover_units(origin)
+        units = discover_units(config["reads_dir"])
     else:
-        origin = config["samples"]
-        units = read_sheet(origin)
-    check_units(units, origin)
-    return units.set_index(["sample", "unit"], drop=False).sort_index()
+        units = read_sheet(config["samples"])
+    check_units(units)
+    return sorted(units, key=lambda record: (record["sample"], record["unit"]))
+
+
+def scan_fasta(path, with_names):
+    """Up to REFERENCE_SAMPLE bytes of sequence and (with_names) the name of every record.
+    Read in large blocks and searched for '>' only (a fast byte scan), so that a 3 GB
+    reference streams in seconds."""
+    names, sequence = [], bytearray()
+
+    def sample(block, start, stop):
+        room = REFERENCE_SAMPLE - len(sequence)
+        if room > 0:
+            sequence.extend(block[start : min(stop, start + room)])
+
+    def add_name(header):
+        names.append((header.split() or [b""])[0].decode(errors="replace"))
+
+    with fastq.open_by_content(path) as handle:
+        line_start, header = (
+            True,
+            None,
+        )  # header: a header line cut by the end of a block
+        while block := handle.read(FASTA_BLOCK):
+            pos = 0
+            if header is not None:
+                eol = block.find(b"\n")
+                if eol == -1:
+                    header += block
+                    continue
+                add_name(header + block[:eol])
+                header, pos = None, eol
+            while (hit := block.find(b">", pos)) != -1:
+                if not (block[hit - 1] == 10 if hit else line_start):
+                    pos = hit + 1  # not at a line start: not a header
+                    continue
+                sample(block, pos, hit)
+                eol = block.find(b"\n", hit)
+                if eol == -1:
+                    header, pos = block[hit + 1 :], len(block)
+                    break
+                add_name(block[hit + 1 : eol])
+                pos = eol
+            sample(block, pos, len(block))
+            line_start = block.endswith(b"\n")
+            if not with_names and len(sequence) >= REFERENCE_SAMPLE:
+                break
+        if header is not None:
+            add_name(header)
+    return names, bytes(sequence)
+
+
+def reference_problem(path):
+    """Why `path` cannot be the reference, or None: not FASTA, not nucleotide (judged on its
+    first MiB of sequence) or contig names that occur twice (bwa would fail in every job).
+    Names come from a .fai beside the reference when it is newer, else from the headers.
+    """
+    with fastq.open_by_content(path) as handle:
+        if handle.read(1) != b">":
+            return "is not FASTA (it must start with '>')"
+    fai = f"{path}.fai"
+    indexed = os.path.exists(fai) and os.path.getmtime(fai) >= os.path.getmtime(path)
+    names, sequence = scan_fasta(path, with_names=not indexed)
+    if indexed:
+        with open(fai) as index:
+            names = [line.split("\t", 1)[0] for line in index]
+    letters = sequence.translate(None, b" \t\r\n")
+    if not letters:
+        return "holds no sequence"
+    share = 1 - len(letters.translate(None, NUCLEOTIDES)) / len(letters)
+    if share < NUCLEOTIDE_SHARE:
+        return (
+            f"is not nucleotide sequence: only {share:.0%} of its first {len(letters):,} "
+            "sequence letters are A, C, G, T/U or N (a protein FASTA?)"
+        )
+    counts = Counter(names)
+    twice = [name for name in names if counts[name] > 1]
+    if twice:
+        records = [str(i) for i, name in enumerate(names, start=1) if name == twice[0]]
+        return (
+            f"has the contig name {twice[0]!r} more than once (records {', '.join(records)}); "
+            "names must be unique"
+        )
+    return None
 
 
 def check_reference(path):
+    problem = path_problem(path)
+    if problem:
+        raise WorkflowError(f"Reference genome: {problem}")
     if in_storage(path):
         return
     if not os.path.isfile(path):
         raise WorkflowError(f"Reference genome not found: {path}")
-    if first_char(path) != ">":
-        raise WorkflowError(
-            f"Reference genome {path} is not FASTA (it must start with '>')"
-        )
+    problem = reference_problem(path)
+    if problem:
+        raise WorkflowError(f"Reference genome {path} {problem}")
+
+
+def check_platform(platform):
+    if not NAME.is_valid(platform):
+        raise WorkflowError(f"Config platform {platform!r} {NAME_RULE}")
+
+
+def shell_words(option, text):
+    """Extra tool options from the config, split like a shell would and each word quoted: the
+    words reach the tool as written, with no expansion or command substitution."""
+    try:
+        return " ".join(shlex.quote(word) for word in shlex.split(text))
+    except ValueError as error:
+        raise WorkflowError(f"Config {option}: {error} in {text!r}") from None
 
 
 def stage_local_inputs(paths):
@@ -206,63 +478,75 @@ def stage_local_inputs(paths):
         return
     provider = workflow.storage_registry.default_storage_provider
     stage = getattr(provider, "stage_local_files", None)
-    local = [path for path in paths if "://" not in path and os.path.exists(path)]
+    local = [path for path in paths if not is_url(path) and os.path.exists(path)]
     if stage is not None and local:
         stage(workflow.storage_settings.default_storage_prefix, local)
 
 
-units = load_units()
+check_platform(config["platform"])
+UNITS = load_units()
 check_reference(config["reference"])
-stage_local_inputs([*units["fq1"], *units["fq2"], config["reference"]])
-SAMPLES = sorted(units["sample"].unique())
-GENOME = re.sub(r"\.(fa|fasta|fna)(\.gz)?$", "", Path(config["reference"]).name)
+stage_local_inputs(
+    [*(r["fq1"] for r in UNITS), *(r["fq2"] for r in UNITS), config["reference"]]
+)
+# Lookups built once (input functions and params run per job: thousands in a large dry run).
+UNIT = {(r["sample"], r["unit"]): r for r in UNITS}
+SAMPLE_UNITS = {}
+for record in UNITS:
+    SAMPLE_UNITS.setdefault(record["sample"], []).append(record["unit"])
+SAMPLES = sorted(SAMPLE_UNITS)
+# The index is named after the reference file, reduced to characters safe in any path.
+GENOME = re.sub(
+    r"[^A-Za-z0-9._-]",
+    "_",
+    re.sub(r"\.(fa|fasta|fna)(\.gz)?$", "", Path(config["reference"]).name),
+)
 INDEX = f"results/index/{GENOME}"
+NAME_PATTERN = (
+    SHEET_SCHEMA["$defs"]["name"]["pattern"].removeprefix("^").removesuffix("$")
+)
 
 
 wildcard_constraints:
-    sample=r"[A-Za-z0-9._-]+",
-    unit=r"[A-Za-z0-9._-]+",
+    sample=NAME_PATTERN,
+    unit=NAME_PATTERN,
     read="R1|R2",
 
 
 def unit_fastq(wildcards):
     """The FASTQ of one read of one unit (R1 -> fq1, R2 -> fq2)."""
     column = "fq1" if wildcards.read == "R1" else "fq2"
-    return units.loc[(wildcards.sample, wildcards.unit), column]
+    return UNIT[(wildcards.sample, wildcards.unit)][column]
 
 
 def unit_pair(wildcards):
-    record = units.loc[(wildcards.sample, wildcards.unit)]
+    record = UNIT[(wildcards.sample, wildcards.unit)]
     return [record["fq1"], record["fq2"]]
 
 
 def sample_units(sample):
-    return list(units.loc[sample, "unit"])
+    return SAMPLE_UNITS[sample]
 
 
 def read_group(wildcards):
     """@RG with an ID unique per unit; names are validated, so no quoting is needed."""
-    record = units.loc[(wildcards.sample, wildcards.unit)]
+    record = UNIT[(wildcards.sample, wildcards.unit)]
     library = record.get("library") or wildcards.sample
     platform = record.get("platform") or config["platform"]
     rg_id = f"{wildcards.sample}.{wildcards.unit}"
     return rf"@RG\tID:{rg_id}\tSM:{wildcards.sample}\tLB:{library}\tPL:{platform}\tPU:{rg_id}"
 
 
-def fastq_suffix(path):
-    """FastQC decides on decompression by the file name, so the link keeps the real suffix."""
-    return ".fastq.gz" if path.endswith(".gz") else ".fastq"
-
-
 def reference_size_mb(path):
     """Approximate uncompressed size, for choosing the index algorithm and its resources."""
-    size = os.path.getsize(path) if os.path.exists(path) else 0
-    return size * (4 if path.endswith(".gz") else 1) / 1e6
+    if not os.path.exists(path):
+        return 0
+    return os.path.getsize(path) * (4 if fastq.is_gzip(path) else 1) / 1e6
 
 
 def fastqc_outputs():
     return [
-        f"results/qc/fastqc/{sample}/{unit}_{read}_fastqc.zip"
-        for sample, unit in units.index
+        f"results/qc/fastqc/{r['sample']}/{r['unit']}_{read}_fastqc.zip"
+        for r in UNITS
         for read in ("R1", "R2")
     ]
