@@ -115,9 +115,9 @@ def test_broken_pairs_fail_their_job_and_leave_no_bam(workflow: Path, demo_data:
         ("short", "1", f"{reads}/C_L001_R1.fastq.gz", f"{bad}/short_R2.fastq.gz"),
         ("renamed", "1", f"{reads}/C_L001_R1.fastq.gz", f"{bad}/renamed_R2.fastq.gz"),
     ]
-    proc = snakemake(
-        workflow, "--cores", "2", "--config", sheet(workflow, rows), "reference=ref.fa", check=False
-    )
+    # C_L001_R1 is read by two samples on purpose.
+    config = [sheet(workflow, rows), "reference=ref.fa", "allow_shared_fastq=True"]
+    proc = snakemake(workflow, "--cores", "2", "--config", *config, check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     mapped = workflow / "results" / "mapped"
