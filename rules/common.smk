@@ -32,8 +32,10 @@ def load_script(name):
 
 fastq = load_script("check_fastq")
 
-with open(Path(workflow.basedir) / "config" / "schemas" / "samples.schema.yaml") as f:
-    SHEET_SCHEMA = yaml.safe_load(f)
+with open(
+    Path(workflow.basedir) / "config" / "schemas" / "samples.schema.yaml"
+) as schema:
+    SHEET_SCHEMA = yaml.safe_load(schema)
 ROW = jsonschema.Draft202012Validator(SHEET_SCHEMA)
 NAME = jsonschema.Draft202012Validator(SHEET_SCHEMA["$defs"]["name"])
 NAME_RULE = SHEET_SCHEMA["$defs"]["name"]["description"]
@@ -124,8 +126,8 @@ def sheet_text(path):
 
 def read_sheet(path):
     """Rows of the sample sheet (TSV) as dicts; each value stripped, blank optional cells
-    absent. Lines whose first character is '#' are comments; a '#' inside a value is kept,
-    and so are quotes (as in any TSV)."""
+    absent. Lines starting with '#' (after blanks) are comments; a '#' inside a value is
+    kept, and so are quotes (as in any TSV)."""
     if not os.path.isfile(path):
         raise WorkflowError(f"Sample sheet not found: {path}")
     lines = [
@@ -224,7 +226,7 @@ def storage_problem(path):
         not provider
         or is_url(path)
         or os.path.isabs(relative)
-        or relative.startswith("..")
+        or relative.split(os.sep)[0] == ".."
     ):
         return None
     prefix = workflow.storage_settings.default_storage_prefix.removesuffix("/")
@@ -266,36 +268,37 @@ def check_fastq_file(record, column):
         raise WorkflowError(f"{record['_where']}, column {column}: {problem}")
 
 
-def check_units(units):
-    """Reject duplicate units, colliding output names, missing, empty or malformed FASTQs and
-    files listed twice (compared by identity, not by spelling)."""
-    first_rows = {}
+def check_output_names(units):
+    """Refuse rows whose outputs would collide: a unit twice in one sample, samples differing
+    only in case (one folder on case-insensitive file systems), and two sample/unit pairs with
+    one report name ({sample}_{unit} in MultiQC)."""
+    seen = {}
     for record in units:
-        for what, key in (
-            ("unit", (record["sample"], record["unit"])),
-            ("sample", record["sample"].lower()),
-            ("report", f"{record['sample']}_{record['unit']}".lower()),
-        ):
-            other = first_rows.setdefault((what, key), record)
-            if other is record:
-                continue
-            if what == "unit":
-                raise WorkflowError(
-                    f"{record['_where']}: sample {record['sample']!r} lists unit "
-                    f"{record['unit']!r} more than once (also {other['_where']})"
-                )
-            if what == "sample" and other["sample"] != record["sample"]:
-                raise WorkflowError(
-                    f"{record['_where']}: samples {other['sample']!r} and {record['sample']!r} "
-                    "differ only in case; their outputs would collide on case-insensitive "
-                    f"file systems (also {other['_where']})"
-                )
-            if what == "report":
-                raise WorkflowError(
-                    f"{record['_where']}: sample/unit {record['sample']}/{record['unit']} and "
-                    f"{other['sample']}/{other['unit']} give the same report name "
-                    f"({other['_where']})"
-                )
+        sample, unit, where = record["sample"], record["unit"], record["_where"]
+        other = seen.setdefault(("unit", sample, unit), record)
+        if other is not record:
+            raise WorkflowError(
+                f"{where}: sample {sample!r} lists unit {unit!r} more than once "
+                f"(also {other['_where']})"
+            )
+        other = seen.setdefault(("sample", sample.lower()), record)
+        if other["sample"] != sample:
+            raise WorkflowError(
+                f"{where}: samples {other['sample']!r} and {sample!r} differ only in case; "
+                "their outputs would collide on case-insensitive file systems "
+                f"(also {other['_where']})"
+            )
+        other = seen.setdefault(("report", f"{sample}_{unit}".lower()), record)
+        if other is not record:
+            raise WorkflowError(
+                f"{where}: sample/unit {sample}/{unit} and {other['sample']}/{other['unit']} "
+                f"give the same report name ({other['_where']})"
+            )
+
+
+def check_fastq_files(units):
+    """Refuse missing, empty or malformed FASTQs, fq1 = fq2, and a file listed twice unless
+    allow_shared_fastq; files are compared by identity, not by spelling."""
     seen = {}
     for record in units:
         for column in ("fq1", "fq2"):
@@ -308,9 +311,10 @@ def check_units(units):
         if config["allow_shared_fastq"]:
             continue
         for column in ("fq1", "fq2"):
-            identity = file_identity(record[column])
-            first, first_column = seen.setdefault(identity, (record, column))
-            if (first, first_column) != (record, column):
+            first, first_column = seen.setdefault(
+                file_identity(record[column]), (record, column)
+            )
+            if first is not record:
                 raise WorkflowError(
                     f"{record['_where']}, column {column}: {record[column]} is the same file "
                     f"as {first[first_column]} ({first['_where']}, column {first_column}); "
@@ -329,9 +333,18 @@ def default_storage_main_process():
     )
 
 
+def git_tracked(path):
+    """Whether `path` is inside the working directory and tracked by git."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "--error-unmatch", path], capture_output=True
+    )
+    return tracked.returncode == 0 and os.path.relpath(path).split(os.sep)[0] != ".."
+
+
 def check_shipped_to_remote_jobs(sheet):
     """Remote jobs (Azure ML) rebuild the DAG from the sources Snakemake ships them, which are
-    the git-tracked files: fail here, not in every job, when the sheet would be missing.
+    the git-tracked files: fail here, not in every job, when the sheet or the scripts the
+    rules run would be missing.
     """
     if not default_storage_main_process():
         return
@@ -340,13 +353,20 @@ def check_shipped_to_remote_jobs(sheet):
             "reads_dir works for local runs only: remote jobs cannot list a local folder. "
             "Write a sample sheet (samples=...) and track it with git."
         )
-    tracked = subprocess.run(
-        ["git", "ls-files", "--error-unmatch", sheet], capture_output=True
-    )
-    if tracked.returncode != 0 or os.path.relpath(sheet).startswith(".."):
+    if not git_tracked(sheet):
         raise WorkflowError(
             f"Sample sheet {sheet} must be inside the working directory and tracked by git "
             f"(git add {sheet}): remote jobs receive only git-tracked sources."
+        )
+    untracked = [
+        os.path.relpath(script)
+        for script in sorted(SCRIPTS.glob("*"))
+        if script.suffix in (".sh", ".py") and not git_tracked(str(script))
+    ]
+    if untracked:
+        raise WorkflowError(
+            f"The workflow's scripts must be tracked by git (git add {' '.join(untracked)}): "
+            "remote jobs receive only git-tracked sources."
         )
 
 
@@ -357,7 +377,8 @@ def load_units():
         units = discover_units(config["reads_dir"])
     else:
         units = read_sheet(config["samples"])
-    check_units(units)
+    check_output_names(units)
+    check_fastq_files(units)
     return sorted(units, key=lambda record: (record["sample"], record["unit"]))
 
 
@@ -492,8 +513,8 @@ stage_local_inputs(
 # Lookups built once (input functions and params run per job: thousands in a large dry run).
 UNIT = {(r["sample"], r["unit"]): r for r in UNITS}
 SAMPLE_UNITS = {}
-for record in UNITS:
-    SAMPLE_UNITS.setdefault(record["sample"], []).append(record["unit"])
+for unit_record in UNITS:
+    SAMPLE_UNITS.setdefault(unit_record["sample"], []).append(unit_record["unit"])
 SAMPLES = sorted(SAMPLE_UNITS)
 # The index is named after the reference file, reduced to characters safe in any path.
 GENOME = re.sub(

@@ -148,6 +148,19 @@ def test_remote_jobs_need_a_git_tracked_sheet(workflow: Path) -> None:
     assert "reads_dir works for local runs only" in proc.stdout + proc.stderr
 
 
+def test_remote_jobs_need_the_scripts_tracked(workflow: Path) -> None:
+    """The rules run scripts/*.sh: remote jobs would fail one by one without them."""
+    fq1, fq2 = pair(workflow, "a")
+    config = sheet(workflow, [("a", "1", fq1, fq2)])
+    subprocess.run(["git", "init", "-q"], cwd=workflow, check=True)
+    subprocess.run(["git", "add", "Snakefile", "rules", "sheet.tsv"], cwd=workflow, check=True)
+    proc = storage_dry_run(workflow, config)
+    assert proc.returncode != 0
+    assert "The workflow's scripts must be tracked by git (git add scripts/bwa_mem.sh" in (
+        proc.stdout + proc.stderr
+    )
+
+
 def test_remote_inputs_outside_the_working_directory(workflow: Path, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()

@@ -25,8 +25,8 @@ from tests.workflow.helpers import (
 )
 
 SARS = TEST_DATA / "sarscov2"
-# A space, quotes, '$', a command substitution, backticks, braces and non-ASCII letters.
-HOSTILE = 'in/it\'s a "$(touch PWNED)" `touch PWNED` {x y} ünï $HOME'
+# A space, quotes, '$', a command substitution, backticks, braces, '#', '%' and non-ASCII letters.
+HOSTILE = 'in/it\'s a "$(touch PWNED)" `touch PWNED` {x y} #1 %20 ünï $HOME'
 # Without a quote to break the unquoted command first: the old rules ran this `touch`.
 INJECTION = "in/a$(touch PWNED)"
 
@@ -43,7 +43,9 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (wf / "in").mkdir()
     shutil.copy(SARS / "test_1.fastq.gz", wf / f"{HOSTILE}_1.fq.gz")
     shutil.copy(SARS / "test_2.fastq.gz", wf / f"{HOSTILE}_2.fq.gz")
-    shutil.copy(SARS / "genome.fasta", wf / f"{HOSTILE}.fasta")
+    # Not HOSTILE: Snakemake reads --config values as YAML, where " #" starts a comment.
+    reference = HOSTILE.replace(" #1", "") + ".fasta"
+    shutil.copy(SARS / "genome.fasta", wf / reference)
     shutil.copy(SARS / "test_1.fastq.gz", wf / f"{INJECTION}_1.fq.gz")
     shutil.copy(SARS / "test_2.fastq.gz", wf / f"{INJECTION}_2.fq.gz")
     with gzip.open(SARS / "test_1.fastq.gz") as plain:
@@ -55,7 +57,9 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("misnamed", "1", "in/plain_1.fastq.gz", "in/gzip_2.fastq"),
     ]
     config = sheet(wf, rows)
-    snakemake(wf, "--cores", "2", "--config", config, f"reference={HOSTILE}.fasta")
+    # A config value with shell code in it: MultiQC must get it as one literal title.
+    title = "multiqc={'extra': \"--title '$(touch PWNED)'\"}"
+    snakemake(wf, "--cores", "2", "--config", config, f"reference={reference}", title)
     return wf
 
 
@@ -63,6 +67,8 @@ def test_file_names_never_run_as_commands(hostile_run: Path) -> None:
     samtools("quickcheck", str(hostile_run / "results" / "mapped" / "injection.bam"))
     assert not list(hostile_run.rglob("PWNED*"))
     assert not Path("PWNED").exists()
+    html = (hostile_run / "results" / "qc" / "multiqc_report.html").read_text()
+    assert "$(touch PWNED)" in html
 
 
 def test_special_characters_in_paths_run_green(hostile_run: Path) -> None:
@@ -83,8 +89,10 @@ def test_fastqc_decides_compression_by_content(hostile_run: Path) -> None:
 # --- 2: names ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [".", "..", ".hidden"])
-@pytest.mark.parametrize("column", ["sample", "unit", "library"])
+@pytest.mark.parametrize(
+    ("column", "name"),
+    [("sample", "."), ("sample", ".."), ("sample", ".hidden"), ("unit", ".."), ("library", ".")],
+)
 def test_dot_names_are_refused(workflow: Path, name: str, column: str) -> None:
     """Sample `..` with unit `L1` used to turn its temporary unit BAM into sample L1's BAM."""
     fq1, fq2 = pair(workflow, "a")
