@@ -1,6 +1,7 @@
-"""Inputs of the workflow: the units table (from a sample sheet or a folder of FASTQ pairs) and
-the reference, checked before any job runs so that bad input fails early and names its file.
-Values from the sheet, a folder listing or the config reach shell commands only quoted.
+"""Inputs of the workflow: the units (rules/sheet.smk reads them) and the reference
+(rules/reference_checks.smk), checked before any job runs so that bad input fails early and
+names its file; then the per-unit lookups the rules use. Values from the sheet, a folder
+listing or the config reach shell commands only quoted.
 """
 
 import importlib.util
@@ -8,11 +9,8 @@ import os
 import re
 import shlex
 import subprocess
-from collections import Counter
 from pathlib import Path
 
-import jsonschema
-import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.io import get_wildcard_names
 from snakemake.utils import validate
@@ -32,42 +30,6 @@ def load_script(name):
 
 fastq = load_script("check_fastq")
 
-with open(
-    Path(workflow.basedir) / "config" / "schemas" / "samples.schema.yaml"
-) as schema:
-    SHEET_SCHEMA = yaml.safe_load(schema)
-ROW = jsonschema.Draft202012Validator(SHEET_SCHEMA)
-NAME = jsonschema.Draft202012Validator(SHEET_SCHEMA["$defs"]["name"])
-NAME_RULE = SHEET_SCHEMA["$defs"]["name"]["description"]
-COLUMNS = list(SHEET_SCHEMA["properties"])
-REQUIRED = SHEET_SCHEMA["required"]
-# Illumina file names: {name}_R1.fastq.gz or {name}_R1_001.fastq.gz (and .fq, uncompressed).
-ILLUMINA_READ = re.compile(
-    r"^(?P<name>.+)_(?P<read>R[12])(?P<suffix>(?:_001)?\.f(?:ast)?q(?:\.gz)?)$"
-)
-# bcl2fastq/BCL Convert names carry sample number and lane: {sample}_S1_L001.
-ILLUMINA_LANE = re.compile(r"^(?P<sample>.+)_S\d+_(?P<lane>L\d{3})$")
-# Byte-order marks of encodings a sheet may arrive in (UTF-32 before UTF-16: same start).
-BOMS = [
-    (b"\x00\x00\xfe\xff", "UTF-32"),
-    (b"\xff\xfe\x00\x00", "UTF-32"),
-    (b"\xfe\xff", "UTF-16"),
-    (b"\xff\xfe", "UTF-16"),
-]
-# Letters of nucleotide sequence; a reference whose sample has fewer is refused (protein).
-NUCLEOTIDES = b"ACGTUNacgtun"
-NUCLEOTIDE_SHARE = 0.9
-REFERENCE_SAMPLE = 1 << 20
-FASTA_BLOCK = 1 << 24
-
-
-class SheetError(WorkflowError):
-    """A problem in one line (and column) of the sample sheet."""
-
-    def __init__(self, path, line, message, column=None):
-        where = f"line {line}" + (f", column {column}" if column else "")
-        super().__init__(f"Sample sheet {path}, {where}: {message}")
-
 
 def is_url(path):
     """A path with a scheme (an azureml URL, say): addressed in its storage as it is."""
@@ -82,138 +44,6 @@ def in_storage(path):
         return True
     default_storage = workflow.storage_settings.default_storage_provider
     return bool(default_storage) and not os.path.exists(path)
-
-
-def row_problem(record):
-    """The first schema violation of a row, in column order, as (column, reason), or None."""
-    problems = []
-    for error in ROW.iter_errors(record):
-        if error.validator == "required":
-            for column in error.validator_value:
-                if column not in record:
-                    problems.append(
-                        (column, f"empty; every row needs {', '.join(REQUIRED)}")
-                    )
-        else:
-            column = error.path[0]
-            reason = error.schema.get("description", error.message)
-            problems.append((column, f"{column} {record[column]!r} {reason}"))
-    return min(problems, key=lambda p: COLUMNS.index(p[0]), default=None)
-
-
-def sheet_text(path):
-    """The sheet as text: UTF-8 (a UTF-8 byte-order mark is fine); others are refused by name."""
-    data = Path(path).read_bytes()
-    for bom, encoding in BOMS:
-        if data.startswith(bom):
-            raise SheetError(path, 1, f"the file is {encoding}; save it as UTF-8 text")
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise SheetError(
-            path, line, "NUL bytes: the file is UTF-16 or binary; save it as UTF-8 text"
-        )
-    try:
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise SheetError(
-            path,
-            line,
-            f"byte 0x{data[error.start]:02x} is not UTF-8 (Latin-1 or Windows-1252?); "
-            "save the sheet as UTF-8 text",
-        ) from None
-
-
-def read_sheet(path):
-    """Rows of the sample sheet (TSV) as dicts; each value stripped, blank optional cells
-    absent. Lines starting with '#' (after blanks) are comments; a '#' inside a value is
-    kept, and so are quotes (as in any TSV)."""
-    if not os.path.isfile(path):
-        raise WorkflowError(f"Sample sheet not found: {path}")
-    lines = [
-        (number, line)
-        for number, line in enumerate(sheet_text(path).splitlines(), start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    if not lines:
-        raise WorkflowError(f"Sample sheet {path} is empty")
-    header_line, header = lines[0]
-    columns = [cell.strip() for cell in header.split("\t")]
-    for column in columns:
-        if column not in COLUMNS:
-            raise SheetError(
-                path,
-                header_line,
-                f"unknown column {column!r}; the columns are {', '.join(COLUMNS)} "
-                "(tab-separated)",
-            )
-    for column in REQUIRED:
-        if column not in columns:
-            raise SheetError(
-                path,
-                header_line,
-                f"no column {column!r}; required: {', '.join(REQUIRED)}",
-            )
-    twice = [column for column, n in Counter(columns).items() if n > 1]
-    if twice:
-        raise SheetError(path, header_line, f"column {twice[0]!r} appears twice")
-    rows = []
-    for number, line in lines[1:]:
-        cells = [cell.strip() for cell in line.split("\t")]
-        if len(cells) > len(columns):
-            raise SheetError(
-                path,
-                number,
-                f"{len(cells)} cells but {len(columns)} columns in the header "
-                "(a tab inside a value?)",
-            )
-        record = {column: cell for column, cell in zip(columns, cells) if cell}
-        problem = row_problem(record)
-        if problem:
-            raise SheetError(path, number, problem[1], column=problem[0])
-        rows.append({**record, "_where": f"Sample sheet {path}, line {number}"})
-    if not rows:
-        raise WorkflowError(f"Sample sheet {path} lists no read pairs")
-    return rows
-
-
-def discover_units(folder):
-    """Pair Illumina-named FASTQs in a folder; lanes of one sample become its units. Pairs in
-    sub-folders are reported, not skipped silently."""
-    if not os.path.isdir(folder):
-        raise WorkflowError(f"Reads folder not found: {folder}")
-    for parent, _, files in sorted(os.walk(folder))[1:]:
-        nested = sorted(name for name in files if ILLUMINA_READ.match(name))
-        if nested:
-            raise WorkflowError(
-                f"Reads folder {folder}: {os.path.join(parent, nested[0])} is in a sub-folder, "
-                "and only the folder's top level is read: move the pairs up, or list them in a "
-                "sample sheet (samples=...)"
-            )
-    reads = {}
-    for name in sorted(os.listdir(folder)):
-        match = ILLUMINA_READ.match(name)
-        if match:
-            key = (match["name"], match["suffix"])
-            reads.setdefault(key, {})[match["read"]] = os.path.join(folder, name)
-    if not reads:
-        raise WorkflowError(
-            f"No FASTQ pairs in {folder}: expected {{name}}_R1.fastq.gz / {{name}}_R2.fastq.gz "
-            "or {name}_R1_001.fastq.gz / {name}_R2_001.fastq.gz"
-        )
-    rows = []
-    for (name, _), pair in reads.items():
-        if set(pair) != {"R1", "R2"}:
-            have, lack = ("R1", "R2") if "R1" in pair else ("R2", "R1")
-            raise WorkflowError(f"{pair[have]} has no matching {lack} file in {folder}")
-        lane = ILLUMINA_LANE.match(name)
-        sample, unit = (lane["sample"], lane["lane"]) if lane else (name, "1")
-        record = {"sample": sample, "unit": unit, "fq1": pair["R1"], "fq2": pair["R2"]}
-        problem = row_problem(record)
-        if problem:
-            raise WorkflowError(f"{pair['R1']}: {problem[1]}")
-        rows.append({**record, "_where": f"Reads folder {folder}, {pair['R1']}"})
-    return rows
 
 
 def storage_problem(path):
@@ -380,88 +210,6 @@ def load_units():
     check_output_names(units)
     check_fastq_files(units)
     return sorted(units, key=lambda record: (record["sample"], record["unit"]))
-
-
-def scan_fasta(path, with_names):
-    """Up to REFERENCE_SAMPLE bytes of sequence and (with_names) the name of every record.
-    Read in large blocks and searched for '>' only (a fast byte scan), so that a 3 GB
-    reference streams in seconds."""
-    names, sequence = [], bytearray()
-
-    def sample(block, start, stop):
-        room = REFERENCE_SAMPLE - len(sequence)
-        if room > 0:
-            sequence.extend(block[start : min(stop, start + room)])
-
-    def add_name(header):
-        names.append((header.split() or [b""])[0].decode(errors="replace"))
-
-    with fastq.open_by_content(path) as handle:
-        line_start, header = (
-            True,
-            None,
-        )  # header: a header line cut by the end of a block
-        while block := handle.read(FASTA_BLOCK):
-            pos = 0
-            if header is not None:
-                eol = block.find(b"\n")
-                if eol == -1:
-                    header += block
-                    continue
-                add_name(header + block[:eol])
-                header, pos = None, eol
-            while (hit := block.find(b">", pos)) != -1:
-                if not (block[hit - 1] == 10 if hit else line_start):
-                    pos = hit + 1  # not at a line start: not a header
-                    continue
-                sample(block, pos, hit)
-                eol = block.find(b"\n", hit)
-                if eol == -1:
-                    header, pos = block[hit + 1 :], len(block)
-                    break
-                add_name(block[hit + 1 : eol])
-                pos = eol
-            sample(block, pos, len(block))
-            line_start = block.endswith(b"\n")
-            if not with_names and len(sequence) >= REFERENCE_SAMPLE:
-                break
-        if header is not None:
-            add_name(header)
-    return names, bytes(sequence)
-
-
-def reference_problem(path):
-    """Why `path` cannot be the reference, or None: not FASTA, not nucleotide (judged on its
-    first MiB of sequence) or contig names that occur twice (bwa would fail in every job).
-    Names come from a .fai beside the reference when it is newer, else from the headers.
-    """
-    with fastq.open_by_content(path) as handle:
-        if handle.read(1) != b">":
-            return "is not FASTA (it must start with '>')"
-    fai = f"{path}.fai"
-    indexed = os.path.exists(fai) and os.path.getmtime(fai) >= os.path.getmtime(path)
-    names, sequence = scan_fasta(path, with_names=not indexed)
-    if indexed:
-        with open(fai) as index:
-            names = [line.split("\t", 1)[0] for line in index]
-    letters = sequence.translate(None, b" \t\r\n")
-    if not letters:
-        return "holds no sequence"
-    share = 1 - len(letters.translate(None, NUCLEOTIDES)) / len(letters)
-    if share < NUCLEOTIDE_SHARE:
-        return (
-            f"is not nucleotide sequence: only {share:.0%} of its first {len(letters):,} "
-            "sequence letters are A, C, G, T/U or N (a protein FASTA?)"
-        )
-    counts = Counter(names)
-    twice = [name for name in names if counts[name] > 1]
-    if twice:
-        records = [str(i) for i, name in enumerate(names, start=1) if name == twice[0]]
-        return (
-            f"has the contig name {twice[0]!r} more than once (records {', '.join(records)}); "
-            "names must be unique"
-        )
-    return None
 
 
 def check_reference(path):
