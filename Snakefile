@@ -9,6 +9,8 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+include: "rules/sheet.smk"
+include: "rules/reference_checks.smk"
 include: "rules/common.smk"
 include: "rules/ref.smk"
 include: "rules/align.smk"

@@ -19,9 +19,10 @@ rule bwa_mem:
         mem_mb=8000,
         runtime=240,
     params:
+        script=SCRIPTS / "bwa_mem.sh",
         index=lambda wildcards, input: input.index[0].removesuffix(".amb"),
         read_group=read_group,
-        extra=config["bwa_mem"]["extra"],
+        extra=shell_words("bwa_mem.extra", config["bwa_mem"]["extra"]),
         bwa_threads=lambda wildcards, threads: threads - threads // 4,
         sort_threads=lambda wildcards, threads: threads // 4,
         sort_mem=lambda wildcards, threads, resources: max(
@@ -30,28 +31,11 @@ rule bwa_mem:
             // (threads // 4 + 1),
         ),
     shell:
-        # bwa exits 0 when R1 and R2 differ in length (it only warns) or hold no reads, so the
-        # log is checked; on failure the inputs are tested to name a corrupt file. Snakemake
-        # removes a failed job's outputs, so no partial BAM is left.
-        """
-        fail() {{ echo "ERROR: sample {wildcards.sample}, unit {wildcards.unit}: $1" | tee -a {log} >&2; exit 1; }}
-        if ! (bwa mem -t {params.bwa_threads} {params.extra} -R '{params.read_group}' \
-            {params.index} {input.reads} \
-            | samtools sort -@ {params.sort_threads} -m {params.sort_mem}M \
-                -T {resources.tmpdir}/{wildcards.sample}.{wildcards.unit}.sort \
-                -o {output.bam}##idx##{output.bai} --write-index -) 2>{log}; then
-            for fq in {input.reads}; do
-                case "$fq" in *.gz) gzip -t "$fq" 2>/dev/null || fail "$fq is truncated or not valid gzip" ;; esac
-            done
-            fail "bwa mem | samtools sort failed (see the messages above)"
-        fi
-        if grep -q 'W::bseq_read' {log}; then
-            fail "{input.reads[0]} and {input.reads[1]} hold different numbers of reads"
-        fi
-        if ! grep -q 'M::process. read [1-9]' {log}; then
-            fail "no reads in {input.reads[0]} / {input.reads[1]}"
-        fi
-        """
+        # Every FASTQ record is checked on its way to bwa; see the script.
+        "bash {params.script:q} {wildcards.sample:q} {wildcards.unit:q} {input.reads:q}"
+        " {params.index:q} {params.read_group:q} {params.bwa_threads} {params.sort_threads}"
+        " {params.sort_mem} {resources.tmpdir:q} {output.bam:q} {output.bai:q} {log:q}"
+        " {params.extra}"
 
 
 rule samtools_merge:
@@ -81,13 +65,14 @@ rule samtools_merge:
         runtime=120,
     shell:
         """
-        if [ $(echo {input.bams} | wc -w) -eq 1 ]; then
+        set -- {input.bams:q}
+        if [ $# -eq 1 ]; then
             for ext in "" .bai; do
-                ln -f {input.bams}$ext {output.bam}$ext 2>/dev/null || cp {input.bams}$ext {output.bam}$ext
-                touch {output.bam}$ext
+                ln -f "$1$ext" {output.bam:q}"$ext" 2>/dev/null || cp "$1$ext" {output.bam:q}"$ext"
+                touch {output.bam:q}"$ext"
             done
-            echo "single unit {input.bams} linked to {output.bam}" >{log}
+            echo "single unit $1 linked to "{output.bam:q} >{log:q}
         else
-            samtools merge -@ {threads} -o {output.bam}##idx##{output.bai} --write-index {input.bams} 2>{log}
+            samtools merge -@ {threads} -o {output.bam:q}##idx##{output.bai:q} --write-index "$@" 2>{log:q}
         fi
         """

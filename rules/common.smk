@@ -1,147 +1,156 @@
-"""Inputs of the workflow: the units table (from a sample sheet or a folder of FASTQ pairs) and
-the reference, checked before any job runs so that bad input fails early and names its file.
+"""Inputs of the workflow: the units (rules/sheet.smk reads them) and the reference
+(rules/reference_checks.smk), checked before any job runs so that bad input fails early and
+names its file; then the per-unit lookups the rules use. Values from the sheet, a folder
+listing or the config reach shell commands only quoted.
 """
 
-import csv
-import gzip
+import importlib.util
 import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
-import pandas as pd
 from snakemake.exceptions import WorkflowError
+from snakemake.io import get_wildcard_names
 from snakemake.utils import validate
 
 validate(config, schema="../config/schemas/config.schema.yaml")
 
-NAME = re.compile(r"^[A-Za-z0-9._-]+$")
-# Illumina file names: {name}_R1.fastq.gz or {name}_R1_001.fastq.gz (and .fq, uncompressed).
-ILLUMINA_READ = re.compile(
-    r"^(?P<name>.+)_(?P<read>R[12])(?P<suffix>(?:_001)?\.f(?:ast)?q(?:\.gz)?)$"
-)
-# bcl2fastq/BCL Convert names carry sample number and lane: {sample}_S1_L001.
-ILLUMINA_LANE = re.compile(r"^(?P<sample>.+)_S\d+_(?P<lane>L\d{3})$")
+SCRIPTS = Path(workflow.basedir) / "scripts"
+
+
+def load_script(name):
+    """A Python script of scripts/ as a module: the checks it runs in jobs, run here too."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+fastq = load_script("check_fastq")
+
+
+def is_url(path):
+    """A path with a scheme (an azureml URL, say): addressed in its storage as it is."""
+    return "://" in path
 
 
 def in_storage(path):
     """Whether a file is left to its storage to check: a path with a scheme (azureml://, ...),
     or, under a default storage provider (the aml profile, remote jobs), any file that is not
     here; Snakemake then reports it as a missing input if the storage lacks it too."""
-    if "://" in path:
+    if is_url(path):
         return True
     default_storage = workflow.storage_settings.default_storage_provider
     return bool(default_storage) and not os.path.exists(path)
 
 
-def open_text(path):
-    """Open plain or gzip text by content, not by name."""
-    with open(path, "rb") as handle:
-        magic = handle.read(2)
-    return gzip.open(path, "rt") if magic == b"\x1f\x8b" else open(path)
+def storage_problem(path):
+    """Why the default storage cannot hold local `path` at its address (<prefix>/<path>), in
+    the storage plugin's own words; None without a default storage. Paths outside the working
+    directory are left to the staging, which says so."""
+    provider = workflow.storage_settings.default_storage_provider
+    relative = os.path.normpath(path)
+    if (
+        not provider
+        or is_url(path)
+        or os.path.isabs(relative)
+        or relative.split(os.sep)[0] == ".."
+    ):
+        return None
+    prefix = workflow.storage_settings.default_storage_prefix.removesuffix("/")
+    registry = workflow.storage_registry.default_storage_provider
+    result = registry.is_valid_query(f"{prefix}/{relative}")
+    return (
+        None if result.valid else f"cannot be stored under {provider}: {result.reason}"
+    )
 
 
-def first_char(path):
-    """The first character of a (possibly gzip) text file; '' when it is empty or unreadable."""
-    try:
-        with open_text(path) as handle:
-            return handle.read(1)
-    except (OSError, EOFError, UnicodeDecodeError):
-        return ""
-
-
-def read_sheet(path):
-    """Read and schema-validate the sample sheet; every value is a string, blank cells of
-    optional columns are absent (''), and quotes are literal characters, as in any TSV.
-    """
-    if not os.path.isfile(path):
-        raise WorkflowError(f"Sample sheet not found: {path}")
-    units = pd.read_csv(
-        path,
-        sep="\t",
-        dtype=str,
-        comment="#",
-        keep_default_na=False,
-        quoting=csv.QUOTE_NONE,
-    ).map(str.strip)
-    if units.empty:
-        raise WorkflowError(f"Sample sheet {path} lists no read pairs")
-    for row, record in enumerate(units.to_dict("records"), start=2):
-        bad = [
-            col
-            for col in ("sample", "unit", "library", "platform")
-            if col in record and record[col] and not NAME.match(record[col])
-        ]
-        if bad:
-            raise WorkflowError(
-                f"Sample sheet {path}, line {row}: {bad[0]} {record[bad[0]]!r} may only "
-                "contain letters, digits, '.', '_' and '-'"
-            )
-    validate(units.replace("", None), schema="../config/schemas/samples.schema.yaml")
-    return units
-
-
-def discover_units(folder):
-    """Pair Illumina-named FASTQs in a folder; lanes of one sample become its units."""
-    if not os.path.isdir(folder):
-        raise WorkflowError(f"Reads folder not found: {folder}")
-    reads = {}
-    for name in sorted(os.listdir(folder)):
-        match = ILLUMINA_READ.match(name)
-        if match:
-            key = (match["name"], match["suffix"])
-            reads.setdefault(key, {})[match["read"]] = os.path.join(folder, name)
-    if not reads:
-        raise WorkflowError(
-            f"No FASTQ pairs in {folder}: expected {{name}}_R1.fastq.gz / {{name}}_R2.fastq.gz "
-            "or {name}_R1_001.fastq.gz / {name}_R2_001.fastq.gz"
+def path_problem(path):
+    """Why a path from the sheet, the folder or the config cannot be used, or None."""
+    wildcards = get_wildcard_names(path)
+    if wildcards:
+        return (
+            f"{path} contains {{{sorted(wildcards)[0]}}}, which Snakemake reads as a wildcard: "
+            "rename the file or link it under a name without braces around a word"
         )
-    rows = []
-    for (name, _), pair in reads.items():
-        if set(pair) != {"R1", "R2"}:
-            have, lack = ("R1", "R2") if "R1" in pair else ("R2", "R1")
-            raise WorkflowError(f"{pair[have]} has no matching {lack} file in {folder}")
-        lane = ILLUMINA_LANE.match(name)
-        sample, unit = (lane["sample"], lane["lane"]) if lane else (name, "1")
-        for value in (sample, unit):
-            if not NAME.match(value):
+    return storage_problem(path)
+
+
+def file_identity(path):
+    """The same file under two spellings (./x, a symlink, a hard link) has one identity."""
+    if in_storage(path):
+        return ("storage", os.path.normpath(path))
+    stat = os.stat(path)
+    return (stat.st_dev, stat.st_ino)
+
+
+def check_fastq_file(record, column):
+    path = record[column]
+    problem = path_problem(path)
+    if problem is None and not in_storage(path):
+        if not os.path.isfile(path):
+            problem = f"file not found: {path}"
+        elif reason := fastq.first_record_problem(path):
+            problem = f"{path} {reason}"
+    if problem:
+        raise WorkflowError(f"{record['_where']}, column {column}: {problem}")
+
+
+def check_output_names(units):
+    """Refuse rows whose outputs would collide: a unit twice in one sample, samples differing
+    only in case (one folder on case-insensitive file systems), and two sample/unit pairs with
+    one report name ({sample}_{unit} in MultiQC)."""
+    seen = {}
+    for record in units:
+        sample, unit, where = record["sample"], record["unit"], record["_where"]
+        other = seen.setdefault(("unit", sample, unit), record)
+        if other is not record:
+            raise WorkflowError(
+                f"{where}: sample {sample!r} lists unit {unit!r} more than once "
+                f"(also {other['_where']})"
+            )
+        other = seen.setdefault(("sample", sample.lower()), record)
+        if other["sample"] != sample:
+            raise WorkflowError(
+                f"{where}: samples {other['sample']!r} and {sample!r} differ only in case; "
+                "their outputs would collide on case-insensitive file systems "
+                f"(also {other['_where']})"
+            )
+        other = seen.setdefault(("report", f"{sample}_{unit}".lower()), record)
+        if other is not record:
+            raise WorkflowError(
+                f"{where}: sample/unit {sample}/{unit} and {other['sample']}/{other['unit']} "
+                f"give the same report name ({other['_where']})"
+            )
+
+
+def check_fastq_files(units):
+    """Refuse missing, empty or malformed FASTQs, fq1 = fq2, and a file listed twice unless
+    allow_shared_fastq; files are compared by identity, not by spelling."""
+    seen = {}
+    for record in units:
+        for column in ("fq1", "fq2"):
+            check_fastq_file(record, column)
+        if file_identity(record["fq1"]) == file_identity(record["fq2"]):
+            raise WorkflowError(
+                f"{record['_where']}: fq1 {record['fq1']} and fq2 {record['fq2']} are the "
+                "same file"
+            )
+        if config["allow_shared_fastq"]:
+            continue
+        for column in ("fq1", "fq2"):
+            first, first_column = seen.setdefault(
+                file_identity(record[column]), (record, column)
+            )
+            if first is not record:
                 raise WorkflowError(
-                    f"{pair['R1']}: sample name {value!r} may only contain letters, digits, "
-                    "'.', '_' and '-'"
+                    f"{record['_where']}, column {column}: {record[column]} is the same file "
+                    f"as {first[first_column]} ({first['_where']}, column {first_column}); "
+                    "its reads would count twice (set allow_shared_fastq: true if that is "
+                    "intended)"
                 )
-        rows.append(
-            {"sample": sample, "unit": unit, "fq1": pair["R1"], "fq2": pair["R2"]}
-        )
-    return pd.DataFrame(rows)
-
-
-def check_units(units, origin):
-    """Reject duplicate units, colliding report names and missing or empty FASTQs."""
-    dup = units[units.duplicated(["sample", "unit"], keep=False)]
-    if not dup.empty:
-        first = dup.iloc[0]
-        raise WorkflowError(
-            f"{origin}: sample {first['sample']!r} lists unit {first['unit']!r} more than once"
-        )
-    report_names = units["sample"].str.cat(units["unit"], sep="_")
-    clash = units[report_names.duplicated(keep=False)]
-    if not clash.empty:
-        pairs = ", ".join(f"{s}/{u}" for s, u in zip(clash["sample"], clash["unit"]))
-        raise WorkflowError(f"{origin}: sample/unit {pairs} give the same report name")
-    for record in units.to_dict("records"):
-        where = f"{origin}: sample {record['sample']}, unit {record['unit']}"
-        if record["fq1"] == record["fq2"]:
-            raise WorkflowError(
-                f"{where}: fq1 and fq2 are the same file {record['fq1']}"
-            )
-        for col in ("fq1", "fq2"):
-            path = record[col]
-            if in_storage(path):
-                continue
-            if not os.path.isfile(path):
-                raise WorkflowError(f"{where}: {col} file not found: {path}")
-            if first_char(path) != "@":
-                raise WorkflowError(f"{where}: {col} {path} is empty or not FASTQ")
 
 
 def default_storage_main_process():
@@ -154,9 +163,18 @@ def default_storage_main_process():
     )
 
 
+def git_tracked(path):
+    """Whether `path` is inside the working directory and tracked by git."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "--error-unmatch", path], capture_output=True
+    )
+    return tracked.returncode == 0 and os.path.relpath(path).split(os.sep)[0] != ".."
+
+
 def check_shipped_to_remote_jobs(sheet):
     """Remote jobs (Azure ML) rebuild the DAG from the sources Snakemake ships them, which are
-    the git-tracked files: fail here, not in every job, when the sheet would be missing.
+    the git-tracked files: fail here, not in every job, when the sheet or the scripts the
+    rules run would be missing.
     """
     if not default_storage_main_process():
         return
@@ -165,37 +183,60 @@ def check_shipped_to_remote_jobs(sheet):
             "reads_dir works for local runs only: remote jobs cannot list a local folder. "
             "Write a sample sheet (samples=...) and track it with git."
         )
-    tracked = subprocess.run(
-        ["git", "ls-files", "--error-unmatch", sheet], capture_output=True
-    )
-    if tracked.returncode != 0 or os.path.relpath(sheet).startswith(".."):
+    if not git_tracked(sheet):
         raise WorkflowError(
             f"Sample sheet {sheet} must be inside the working directory and tracked by git "
             f"(git add {sheet}): remote jobs receive only git-tracked sources."
         )
+    untracked = [
+        os.path.relpath(script)
+        for script in sorted(SCRIPTS.glob("*"))
+        if script.suffix in (".sh", ".py") and not git_tracked(str(script))
+    ]
+    if untracked:
+        raise WorkflowError(
+            f"The workflow's scripts must be tracked by git (git add {' '.join(untracked)}): "
+            "remote jobs receive only git-tracked sources."
+        )
 
 
 def load_units():
+    """Checked units, sorted by sample and unit."""
     check_shipped_to_remote_jobs(config["samples"])
     if config.get("reads_dir"):
-        origin = config["reads_dir"]
-        units = discover_units(origin)
+        units = discover_units(config["reads_dir"])
     else:
-        origin = config["samples"]
-        units = read_sheet(origin)
-    check_units(units, origin)
-    return units.set_index(["sample", "unit"], drop=False).sort_index()
+        units = read_sheet(config["samples"])
+    check_output_names(units)
+    check_fastq_files(units)
+    return sorted(units, key=lambda record: (record["sample"], record["unit"]))
 
 
 def check_reference(path):
+    problem = path_problem(path)
+    if problem:
+        raise WorkflowError(f"Reference genome: {problem}")
     if in_storage(path):
         return
     if not os.path.isfile(path):
         raise WorkflowError(f"Reference genome not found: {path}")
-    if first_char(path) != ">":
-        raise WorkflowError(
-            f"Reference genome {path} is not FASTA (it must start with '>')"
-        )
+    problem = reference_problem(path)
+    if problem:
+        raise WorkflowError(f"Reference genome {path} {problem}")
+
+
+def check_platform(platform):
+    if not NAME.is_valid(platform):
+        raise WorkflowError(f"Config platform {platform!r} {NAME_RULE}")
+
+
+def shell_words(option, text):
+    """Extra tool options from the config, split like a shell would and each word quoted: the
+    words reach the tool as written, with no expansion or command substitution."""
+    try:
+        return " ".join(shlex.quote(word) for word in shlex.split(text))
+    except ValueError as error:
+        raise WorkflowError(f"Config {option}: {error} in {text!r}") from None
 
 
 def stage_local_inputs(paths):
@@ -206,63 +247,75 @@ def stage_local_inputs(paths):
         return
     provider = workflow.storage_registry.default_storage_provider
     stage = getattr(provider, "stage_local_files", None)
-    local = [path for path in paths if "://" not in path and os.path.exists(path)]
+    local = [path for path in paths if not is_url(path) and os.path.exists(path)]
     if stage is not None and local:
         stage(workflow.storage_settings.default_storage_prefix, local)
 
 
-units = load_units()
+check_platform(config["platform"])
+UNITS = load_units()
 check_reference(config["reference"])
-stage_local_inputs([*units["fq1"], *units["fq2"], config["reference"]])
-SAMPLES = sorted(units["sample"].unique())
-GENOME = re.sub(r"\.(fa|fasta|fna)(\.gz)?$", "", Path(config["reference"]).name)
+stage_local_inputs(
+    [*(r["fq1"] for r in UNITS), *(r["fq2"] for r in UNITS), config["reference"]]
+)
+# Lookups built once (input functions and params run per job: thousands in a large dry run).
+UNIT = {(r["sample"], r["unit"]): r for r in UNITS}
+SAMPLE_UNITS = {}
+for unit_record in UNITS:
+    SAMPLE_UNITS.setdefault(unit_record["sample"], []).append(unit_record["unit"])
+SAMPLES = sorted(SAMPLE_UNITS)
+# The index is named after the reference file, reduced to characters safe in any path.
+GENOME = re.sub(
+    r"[^A-Za-z0-9._-]",
+    "_",
+    re.sub(r"\.(fa|fasta|fna)(\.gz)?$", "", Path(config["reference"]).name),
+)
 INDEX = f"results/index/{GENOME}"
+NAME_PATTERN = (
+    SHEET_SCHEMA["$defs"]["name"]["pattern"].removeprefix("^").removesuffix("$")
+)
 
 
 wildcard_constraints:
-    sample=r"[A-Za-z0-9._-]+",
-    unit=r"[A-Za-z0-9._-]+",
+    sample=NAME_PATTERN,
+    unit=NAME_PATTERN,
     read="R1|R2",
 
 
 def unit_fastq(wildcards):
     """The FASTQ of one read of one unit (R1 -> fq1, R2 -> fq2)."""
     column = "fq1" if wildcards.read == "R1" else "fq2"
-    return units.loc[(wildcards.sample, wildcards.unit), column]
+    return UNIT[(wildcards.sample, wildcards.unit)][column]
 
 
 def unit_pair(wildcards):
-    record = units.loc[(wildcards.sample, wildcards.unit)]
+    record = UNIT[(wildcards.sample, wildcards.unit)]
     return [record["fq1"], record["fq2"]]
 
 
 def sample_units(sample):
-    return list(units.loc[sample, "unit"])
+    return SAMPLE_UNITS[sample]
 
 
 def read_group(wildcards):
     """@RG with an ID unique per unit; names are validated, so no quoting is needed."""
-    record = units.loc[(wildcards.sample, wildcards.unit)]
+    record = UNIT[(wildcards.sample, wildcards.unit)]
     library = record.get("library") or wildcards.sample
     platform = record.get("platform") or config["platform"]
     rg_id = f"{wildcards.sample}.{wildcards.unit}"
     return rf"@RG\tID:{rg_id}\tSM:{wildcards.sample}\tLB:{library}\tPL:{platform}\tPU:{rg_id}"
 
 
-def fastq_suffix(path):
-    """FastQC decides on decompression by the file name, so the link keeps the real suffix."""
-    return ".fastq.gz" if path.endswith(".gz") else ".fastq"
-
-
 def reference_size_mb(path):
     """Approximate uncompressed size, for choosing the index algorithm and its resources."""
-    size = os.path.getsize(path) if os.path.exists(path) else 0
-    return size * (4 if path.endswith(".gz") else 1) / 1e6
+    if not os.path.exists(path):
+        return 0
+    return os.path.getsize(path) * (4 if fastq.is_gzip(path) else 1) / 1e6
 
 
 def fastqc_outputs():
     return [
-        f"results/qc/fastqc/{sample}/{unit}_{read}_fastqc.zip"
-        for sample, unit in units.index
+        f"results/qc/fastqc/{r['sample']}/{r['unit']}_{read}_fastqc.zip"
+        for r in UNITS
         for read in ("R1", "R2")
     ]

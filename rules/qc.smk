@@ -1,6 +1,6 @@
 rule fastqc:
     """FastQC names its report after the input file and MultiQC names the sample after the
-    Filename inside it, so the input is linked as {sample}_{unit}_{read} in a private folder.
+    Filename inside it, so the script runs it on a link named {sample}_{unit}_{read}.
     """
     input:
         unit_fastq,
@@ -18,24 +18,13 @@ rule fastqc:
         mem_mb=1024,
         runtime=60,
     params:
+        script=SCRIPTS / "fastqc.sh",
         name="{sample}_{unit}_{read}",
-        suffix=lambda wildcards, input: fastq_suffix(input[0]),
-        extra=config["fastqc"]["extra"],
+        extra=shell_words("fastqc.extra", config["fastqc"]["extra"]),
     shell:
-        # FastQC exits 0 even when it cannot read the file; a missing report is the failure.
-        """
-        work=$(mktemp -d {resources.tmpdir}/fastqc.XXXXXX)
-        trap 'rm -rf "$work"' EXIT
-        ln -s "$(realpath {input})" "$work/{params.name}{params.suffix}"
-        fastqc --quiet --threads {threads} {params.extra} --outdir "$work" \
-            "$work/{params.name}{params.suffix}" >{log} 2>&1
-        if grep -q 'Failed to process' {log} || [ ! -s "$work/{params.name}_fastqc.zip" ]; then
-            echo "ERROR: FastQC could not read {input}" | tee -a {log} >&2
-            exit 1
-        fi
-        mv "$work/{params.name}_fastqc.zip" {output.zip}
-        mv "$work/{params.name}_fastqc.html" {output.html}
-        """
+        # The input is linked under the report's name with a suffix chosen by content.
+        "bash {params.script:q} {input:q} {params.name:q} {output.zip:q} {output.html:q} {log:q}"
+        " {threads} {resources.tmpdir:q} {params.extra}"
 
 
 rule samtools_stats:
@@ -54,7 +43,7 @@ rule samtools_stats:
         mem_mb=1024,
         runtime=60,
     shell:
-        "samtools stats {input.bam} > {output} 2> {log}"
+        "samtools stats {input.bam:q} > {output:q} 2> {log:q}"
 
 
 rule samtools_flagstat:
@@ -73,7 +62,7 @@ rule samtools_flagstat:
         mem_mb=512,
         runtime=30,
     shell:
-        "samtools flagstat {input.bam} > {output} 2> {log}"
+        "samtools flagstat {input.bam:q} > {output:q} 2> {log:q}"
 
 
 rule multiqc:
@@ -96,12 +85,12 @@ rule multiqc:
         mem_mb=2048,
         runtime=60,
     params:
-        extra=config["multiqc"]["extra"],
+        extra=shell_words("multiqc.extra", config["multiqc"]["extra"]),
     shell:
         """
-        files=$(mktemp {resources.tmpdir}/multiqc_files.XXXXXX)
+        files=$(mktemp {resources.tmpdir:q}/multiqc_files.XXXXXX)
         trap 'rm -f "$files"' EXIT
-        printf '%s\\n' {input} >"$files"
-        multiqc --force --no-ansi {params.extra} --outdir "$(dirname {output.report})" \
-            --filename multiqc_report.html --file-list "$files" >{log} 2>&1
+        printf '%s\\n' {input:q} >"$files"
+        multiqc --force --no-ansi {params.extra} --outdir "$(dirname {output.report:q})" \
+            --filename multiqc_report.html --file-list "$files" >{log:q} 2>&1
         """

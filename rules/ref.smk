@@ -26,5 +26,5 @@ rule bwa_index:
             10_000_000, int(reference_size_mb(input[0]) * 1e6 / 10)
         ),
     shell:
-        "bwa index -a {params.algorithm} -b {params.block_size} -p {params.prefix} {input}"
-        " > {log} 2>&1"
+        "bwa index -a {params.algorithm} -b {params.block_size} -p {params.prefix:q} {input:q}"
+        " > {log:q} 2>&1"

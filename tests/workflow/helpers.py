@@ -1,4 +1,5 @@
-"""Reading what the workflow produced: BAM facts through samtools, dry-run job counts."""
+"""Inputs for the workflow (sheets, pairs, a tiny reference, runs that must fail early) and
+reading what it produced: BAM facts through samtools, dry-run job counts."""
 
 from __future__ import annotations
 
@@ -6,6 +7,63 @@ import re
 import subprocess
 import zipfile
 from pathlib import Path
+
+from tests.fixtures.workflow import snakemake, write_fastq
+
+REFERENCE = ">chr1\n" + "ACGT" * 100 + "\n"
+COLUMNS = ("sample", "unit", "fq1", "fq2")
+
+
+def sheet(wf: Path, rows: list[tuple[str, ...]], columns: tuple[str, ...] = COLUMNS) -> str:
+    """Write sheet.tsv (UTF-8) and return the --config item that selects it."""
+    lines = ["\t".join(columns)] + ["\t".join(r) for r in rows]
+    (wf / "sheet.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "samples=sheet.tsv"
+
+
+def pair(wf: Path, stem: str) -> tuple[str, str]:
+    """fq/{stem}_R1.fastq.gz and _R2 with three reads each, as paths relative to `wf`."""
+    (wf / "fq").mkdir(exist_ok=True)
+    paths = []
+    for read in ("R1", "R2"):
+        path = wf / "fq" / f"{stem}_{read}.fastq.gz"
+        write_fastq(path, [f"{stem}.{i}" for i in range(3)])
+        paths.append(str(path.relative_to(wf)))
+    return paths[0], paths[1]
+
+
+def fails_before_any_job(wf: Path, *config: str) -> str:
+    """Run for real (not -n): the error must come before any job starts."""
+    if not (wf / "ref.fa").exists():
+        (wf / "ref.fa").write_text(REFERENCE)
+    args = ["--cores", "1", "--config", *config]
+    if not any(c.startswith("reference=") for c in config):
+        args.append("reference=ref.fa")
+    proc = snakemake(wf, *args, check=False)
+    assert proc.returncode != 0
+    assert not (wf / "results").exists(), "a job ran despite bad input"
+    return proc.stdout + proc.stderr
+
+
+CLOSED_ACCOUNT = "http://127.0.0.1:9/devstoreaccount1"
+
+
+def storage_dry_run(
+    wf: Path, *config: str, account_url: str = CLOSED_ACCOUNT, container: str = "closed"
+) -> subprocess.CompletedProcess[str]:
+    """A dry run with data in a default storage, as under the aml profile. With the default
+    account (a closed port) it can only succeed or fail in the Snakefile, before any storage
+    request."""
+    (wf / "ref.fa").write_text(REFERENCE)
+    return snakemake(
+        wf, "-n",
+        "--default-storage-provider", "azureml",
+        "--default-storage-prefix", "azureml://datastores/workspaceblobstore/paths/run",
+        "--storage-azureml-account-url", account_url,
+        "--storage-azureml-container", container,
+        "--config", "reference=ref.fa", *config,
+        check=False,
+    )  # fmt: skip
 
 
 def samtools(*args: str) -> str:

@@ -12,37 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.workflow import git_track, snakemake, write_fastq
-
-REFERENCE = ">chr1\n" + "ACGT" * 100 + "\n"
-
-
-def fails_before_any_job(wf: Path, *config: str) -> str:
-    """Run for real (not -n): the error must come before any job starts."""
-    if not (wf / "ref.fa").exists():
-        (wf / "ref.fa").write_text(REFERENCE)
-    args = ["--cores", "1", "--config", *config]
-    if not any(c.startswith("reference=") for c in config):
-        args.append("reference=ref.fa")
-    proc = snakemake(wf, *args, check=False)
-    assert proc.returncode != 0
-    assert not (wf / "results").exists(), "a job ran despite bad input"
-    return proc.stdout + proc.stderr
-
-
-def sheet(wf: Path, rows: list[tuple[str, str, str, str]]) -> str:
-    lines = ["sample\tunit\tfq1\tfq2"] + ["\t".join(r) for r in rows]
-    (wf / "sheet.tsv").write_text("\n".join(lines) + "\n")
-    return "samples=sheet.tsv"
-
-
-def pair(wf: Path, stem: str) -> tuple[str, str]:
-    (wf / "fq").mkdir(exist_ok=True)
-    paths = []
-    for read in ("R1", "R2"):
-        path = wf / "fq" / f"{stem}_{read}.fastq.gz"
-        write_fastq(path, [f"{stem}.{i}" for i in range(3)])
-        paths.append(str(path.relative_to(wf)))
-    return paths[0], paths[1]
+from tests.workflow.helpers import fails_before_any_job, pair, sheet, storage_dry_run
 
 
 @pytest.mark.parametrize("present", ["R1", "R2"])
@@ -66,7 +36,7 @@ def test_duplicate_sample_unit(workflow: Path) -> None:
 def test_listed_file_missing(workflow: Path) -> None:
     fq1, _ = pair(workflow, "a")
     out = fails_before_any_job(workflow, sheet(workflow, [("s1", "u1", fq1, "fq/nope.fq.gz")]))
-    assert "sample s1, unit u1: fq2 file not found: fq/nope.fq.gz" in out
+    assert "Sample sheet sheet.tsv, line 2, column fq2: file not found: fq/nope.fq.gz" in out
 
 
 @pytest.mark.parametrize(
@@ -75,14 +45,15 @@ def test_listed_file_missing(workflow: Path) -> None:
 def test_unsafe_sample_names_are_rejected(workflow: Path, name: str) -> None:
     fq1, fq2 = pair(workflow, "a")
     out = fails_before_any_job(workflow, sheet(workflow, [(name, "u1", fq1, fq2)]))
-    assert "may only contain letters, digits" in out
+    assert "column sample: sample" in out
+    assert "may only contain ASCII letters, digits" in out
     assert not (workflow / "pwned").exists()
 
 
 def test_unsafe_unit_name_is_rejected(workflow: Path) -> None:
     fq1, fq2 = pair(workflow, "a")
     out = fails_before_any_job(workflow, sheet(workflow, [("s1", "u 1;rm", fq1, fq2)]))
-    assert "line 2: unit 'u 1;rm' may only contain" in out
+    assert "line 2, column unit: unit 'u 1;rm' may only contain" in out
 
 
 def test_reference_missing(workflow: Path) -> None:
@@ -105,7 +76,7 @@ def test_empty_fastq(workflow: Path) -> None:
     with gzip.open(workflow / "fq" / "empty.fastq.gz", "wb"):
         pass
     out = fails_before_any_job(workflow, sheet(workflow, [("s1", "u1", fq1, "fq/empty.fastq.gz")]))
-    assert "sample s1, unit u1: fq2 fq/empty.fastq.gz is empty or not FASTQ" in out
+    assert "line 2, column fq2: fq/empty.fastq.gz is empty" in out
 
 
 def test_sheet_missing(workflow: Path) -> None:
@@ -144,9 +115,9 @@ def test_broken_pairs_fail_their_job_and_leave_no_bam(workflow: Path, demo_data:
         ("short", "1", f"{reads}/C_L001_R1.fastq.gz", f"{bad}/short_R2.fastq.gz"),
         ("renamed", "1", f"{reads}/C_L001_R1.fastq.gz", f"{bad}/renamed_R2.fastq.gz"),
     ]
-    proc = snakemake(
-        workflow, "--cores", "2", "--config", sheet(workflow, rows), "reference=ref.fa", check=False
-    )
+    # C_L001_R1 is read by two samples on purpose.
+    config = [sheet(workflow, rows), "reference=ref.fa", "allow_shared_fastq=True"]
+    proc = snakemake(workflow, "--cores", "2", "--config", *config, check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     mapped = workflow / "results" / "mapped"
@@ -165,28 +136,29 @@ def test_broken_pairs_fail_their_job_and_leave_no_bam(workflow: Path, demo_data:
     )
 
 
-def storage_dry_run(wf: Path, *config: str) -> str:
-    """A dry run with data in a default storage (as under the aml profile) whose account is a
-    closed port: these errors must come from the Snakefile, before any storage request."""
-    (wf / "ref.fa").write_text(REFERENCE)
-    proc = snakemake(
-        wf, "-n",
-        "--default-storage-provider", "azureml",
-        "--default-storage-prefix", "azureml://datastores/workspaceblobstore/paths/run",
-        "--storage-azureml-account-url", "http://127.0.0.1:9/devstoreaccount1",
-        "--storage-azureml-container", "closed",
-        "--config", "reference=ref.fa", *config,
-        check=False,
-    )  # fmt: skip
-    assert proc.returncode != 0
-    return proc.stdout + proc.stderr
-
-
 def test_remote_jobs_need_a_git_tracked_sheet(workflow: Path) -> None:
     fq1, fq2 = pair(workflow, "a")
-    out = storage_dry_run(workflow, sheet(workflow, [("a", "1", fq1, fq2)]))
-    assert "Sample sheet sheet.tsv must be inside the working directory and tracked by git" in out
-    assert "reads_dir works for local runs only" in storage_dry_run(workflow, "reads_dir=fq")
+    proc = storage_dry_run(workflow, sheet(workflow, [("a", "1", fq1, fq2)]))
+    assert proc.returncode != 0
+    assert "Sample sheet sheet.tsv must be inside the working directory and tracked by git" in (
+        proc.stdout + proc.stderr
+    )
+    proc = storage_dry_run(workflow, "reads_dir=fq")
+    assert proc.returncode != 0
+    assert "reads_dir works for local runs only" in proc.stdout + proc.stderr
+
+
+def test_remote_jobs_need_the_scripts_tracked(workflow: Path) -> None:
+    """The rules run scripts/*.sh: remote jobs would fail one by one without them."""
+    fq1, fq2 = pair(workflow, "a")
+    config = sheet(workflow, [("a", "1", fq1, fq2)])
+    subprocess.run(["git", "init", "-q"], cwd=workflow, check=True)
+    subprocess.run(["git", "add", "Snakefile", "rules", "sheet.tsv"], cwd=workflow, check=True)
+    proc = storage_dry_run(workflow, config)
+    assert proc.returncode != 0
+    assert "The workflow's scripts must be tracked by git (git add scripts/bwa_mem.sh" in (
+        proc.stdout + proc.stderr
+    )
 
 
 def test_remote_inputs_outside_the_working_directory(workflow: Path, tmp_path: Path) -> None:
@@ -197,5 +169,8 @@ def test_remote_inputs_outside_the_working_directory(workflow: Path, tmp_path: P
     rows = [("x", "1", "../elsewhere/x_R1.fastq.gz", "../elsewhere/x_R2.fastq.gz")]
     config = sheet(workflow, rows)
     git_track(workflow, "sheet.tsv")
-    out = storage_dry_run(workflow, config)
-    assert "../elsewhere/x_R1.fastq.gz lies outside the working directory" in out
+    proc = storage_dry_run(workflow, config)
+    assert proc.returncode != 0
+    assert (
+        "../elsewhere/x_R1.fastq.gz lies outside the working directory" in proc.stdout + proc.stderr
+    )

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fixtures.workflow import snakemake, write_fastq
-from tests.workflow.helpers import job_counts
-
-REFERENCE = ">chr1\n" + "ACGT" * 100 + "\n"
+from tests.workflow.helpers import REFERENCE, job_counts
 
 
 def write_pairs(folder: Path, stems: list[str], suffix: str = ".fastq.gz") -> None:
