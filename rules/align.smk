@@ -22,6 +22,8 @@ rule bwa_mem:
         index=lambda wildcards, input: input.index[0].removesuffix(".amb"),
         read_group=read_group,
         extra=config["bwa_mem"]["extra"],
+        # mate scores and tags for samtools markdup; added where bwa's pairs are still adjacent
+        fixmate="samtools fixmate -m -u - -" if config["mark_duplicates"] else "cat",
         bwa_threads=lambda wildcards, threads: threads - threads // 4,
         sort_threads=lambda wildcards, threads: threads // 4,
         sort_mem=lambda wildcards, threads, resources: max(
@@ -37,6 +39,7 @@ rule bwa_mem:
         fail() {{ echo "ERROR: sample {wildcards.sample}, unit {wildcards.unit}: $1" | tee -a {log} >&2; exit 1; }}
         if ! (bwa mem -t {params.bwa_threads} {params.extra} -R '{params.read_group}' \
             {params.index} {input.reads} \
+            | {params.fixmate} \
             | samtools sort -@ {params.sort_threads} -m {params.sort_mem}M \
                 -T {resources.tmpdir}/{wildcards.sample}.{wildcards.unit}.sort \
                 -o {output.bam}##idx##{output.bai} --write-index -) 2>{log}; then
@@ -54,6 +57,19 @@ rule bwa_mem:
         """
 
 
+# With duplicate marking the merged BAM is an intermediate that samtools_markdup turns into
+# results/mapped/{sample}.bam; without it, the merged BAM is the final one.
+MERGED_BAM = (
+    "results/mapped/merged/{sample}.bam"
+    if config["mark_duplicates"]
+    else "results/mapped/{sample}.bam"
+)
+
+
+def final_or_temp(path):
+    return temp(path) if config["mark_duplicates"] else path
+
+
 rule samtools_merge:
     """One BAM per sample: units merged (read groups kept); a single unit is linked, not
     rewritten."""
@@ -67,8 +83,8 @@ rule samtools_merge:
             unit=sample_units(wildcards.sample),
         ),
     output:
-        bam="results/mapped/{sample}.bam",
-        bai="results/mapped/{sample}.bam.bai",
+        bam=final_or_temp(MERGED_BAM),
+        bai=final_or_temp(MERGED_BAM + ".bai"),
     log:
         "logs/samtools_merge/{sample}.log",
     benchmark:
