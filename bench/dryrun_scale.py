@@ -3,11 +3,11 @@
 Run: python3 bench/dryrun_scale.py [--samples 1000] [--rounds 3] [--large 10000]
 The bare Snakefile has as many jobs per FASTQ, per unit, per sample and in total as the
 workflow (one unit per sample: FastQC twice, BWA-MEM, merge, markdup, stats, flagstat, mosdepth;
-the index and MultiQC once), whose rules only touch their outputs and whose inputs come from plain dicts: what
-is left of the ratio is the workflow's own planning cost (sheet checks, input functions,
-params). Prints the median of interleaved rounds of `snakemake -n` on both, their ratio
-(target <= 1.5 at 1,000 samples), and one dry run of the workflow on --large samples (target:
-under a minute on 2 cores).
+the index and MultiQC once), whose rules only touch their outputs and whose inputs come from
+plain dicts: what is left of the ratio is the workflow's own planning cost (sheet checks,
+input functions, params). Prints the median of interleaved rounds of `snakemake -n` on both,
+their ratio (target <= 1.5 at 1,000 samples), and one dry run of the workflow on --large
+samples (target: under a minute on 2 cores).
 """
 
 from __future__ import annotations
