@@ -1,6 +1,6 @@
 # Paired-end short reads: FastQC, a BWA index built once, BWA-MEM into sorted and indexed BAMs
-# merged per sample, samtools stats and a MultiQC report. Runs locally (`snakemake --cores N`)
-# and, unchanged, on Azure ML (`snakemake --profile aml`).
+# merged per sample with duplicates marked, samtools stats, mosdepth coverage and a MultiQC
+# report. Runs locally (`snakemake --cores N`) and, unchanged, on Azure ML (`snakemake --profile aml`).
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -15,6 +15,12 @@ include: "rules/common.smk"
 include: "rules/ref.smk"
 include: "rules/align.smk"
 include: "rules/qc.smk"
+include: "rules/coverage.smk"
+
+
+if config["mark_duplicates"]:
+
+    include: "rules/markdup.smk"
 
 
 localrules:
@@ -30,4 +36,5 @@ rule all:
             sample=SAMPLES,
             kind=["stats", "flagstat"],
         ),
+        expand("results/qc/mosdepth/{sample}.mosdepth.summary.txt", sample=SAMPLES),
         "results/qc/multiqc_report.html",

@@ -2,12 +2,12 @@
 
 Run: python3 bench/dryrun_scale.py [--samples 1000] [--rounds 3] [--large 10000]
 The bare Snakefile has as many jobs per FASTQ, per unit, per sample and in total as the
-workflow (one unit per sample: FastQC twice, BWA-MEM, merge, stats, flagstat; the index and
-MultiQC once), whose rules only touch their outputs and whose inputs come from plain dicts: what
-is left of the ratio is the workflow's own planning cost (sheet checks, input functions,
-params). Prints the median of interleaved rounds of `snakemake -n` on both, their ratio
-(target <= 1.5 at 1,000 samples), and one dry run of the workflow on --large samples (target:
-under a minute on 2 cores).
+workflow (one unit per sample: FastQC twice, BWA-MEM, merge, markdup, stats, flagstat, mosdepth;
+the index and MultiQC once), whose rules only touch their outputs and whose inputs come from
+plain dicts: what is left of the ratio is the workflow's own planning cost (sheet checks,
+input functions, params). Prints the median of interleaved rounds of `snakemake -n` on both,
+their ratio (target <= 1.5 at 1,000 samples), and one dry run of the workflow on --large
+samples (target: under a minute on 2 cores).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.fixtures.workflow import copy_workflow, write_fastq  # noqa: E402
 
 # Per-sample rules of the workflow after alignment; keep in step with rules/*.smk.
-PER_SAMPLE = ["merge", "stats", "flagstat"]
+PER_SAMPLE = ["merge", "markdup", "stats", "flagstat", "mosdepth"]
 
 BARE = """
 import csv
@@ -63,20 +63,34 @@ rule merge:
     output: "bare/merge/{{sample}}.out"
     shell: "touch {{output}}"
 
-rule stats:
+rule markdup:
     input: "bare/merge/{{sample}}.out"
+    output: "bare/markdup/{{sample}}.out"
+    shell: "touch {{output}}"
+
+rule mosdepth:
+    input: "bare/markdup/{{sample}}.out"
+    output: "bare/mosdepth/{{sample}}.out"
+    shell: "touch {{output}}"
+
+rule stats:
+    input: "bare/markdup/{{sample}}.out"
     output: "bare/stats/{{sample}}.out"
     shell: "touch {{output}}"
 
 rule flagstat:
-    input: "bare/merge/{{sample}}.out"
+    input: "bare/markdup/{{sample}}.out"
     output: "bare/flagstat/{{sample}}.out"
     shell: "touch {{output}}"
 
 rule multiqc:
     input:
         [f"bare/fastqc/{{s}}/{{u}}_{{r}}.out" for (s, u, r) in FQ],
-        expand("bare/{{kind}}/{{sample}}.out", kind=["stats", "flagstat"], sample=UNITS),
+        expand(
+            "bare/{{kind}}/{{sample}}.out",
+            kind=["stats", "flagstat", "markdup", "mosdepth"],
+            sample=UNITS,
+        ),
     output: "bare/multiqc.out"
     shell: "touch {{output}}"
 """

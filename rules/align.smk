@@ -23,6 +23,7 @@ rule bwa_mem:
         index=lambda wildcards, input: input.index[0].removesuffix(".amb"),
         read_group=read_group,
         extra=shell_words("bwa_mem.extra", config["bwa_mem"]["extra"]),
+        mark_duplicates="true" if config["mark_duplicates"] else "false",
         bwa_threads=lambda wildcards, threads: threads - threads // 4,
         sort_threads=lambda wildcards, threads: threads // 4,
         sort_mem=lambda wildcards, threads, resources: max(
@@ -35,7 +36,20 @@ rule bwa_mem:
         "bash {params.script:q} {wildcards.sample:q} {wildcards.unit:q} {input.reads:q}"
         " {params.index:q} {params.read_group:q} {params.bwa_threads} {params.sort_threads}"
         " {params.sort_mem} {resources.tmpdir:q} {output.bam:q} {output.bai:q} {log:q}"
-        " {params.extra}"
+        " {params.mark_duplicates} {params.extra}"
+
+
+# With duplicate marking the merged BAM is an intermediate that samtools_markdup turns into
+# results/mapped/{sample}.bam; without it, the merged BAM is the final one.
+MERGED_BAM = (
+    "results/mapped/merged/{sample}.bam"
+    if config["mark_duplicates"]
+    else "results/mapped/{sample}.bam"
+)
+
+
+def final_or_temp(path):
+    return temp(path) if config["mark_duplicates"] else path
 
 
 rule samtools_merge:
@@ -51,8 +65,8 @@ rule samtools_merge:
             unit=sample_units(wildcards.sample),
         ),
     output:
-        bam="results/mapped/{sample}.bam",
-        bai="results/mapped/{sample}.bam.bai",
+        bam=final_or_temp(MERGED_BAM),
+        bai=final_or_temp(MERGED_BAM + ".bai"),
     log:
         "logs/samtools_merge/{sample}.log",
     benchmark:

@@ -71,6 +71,15 @@ rule multiqc:
         fastqc=fastqc_outputs(),
         stats=expand("results/qc/samtools/{sample}.stats.txt", sample=SAMPLES),
         flagstat=expand("results/qc/samtools/{sample}.flagstat.txt", sample=SAMPLES),
+        markdup=expand(
+            "results/qc/samtools/{sample}.markdup.txt",
+            sample=SAMPLES if config["mark_duplicates"] else [],
+        ),
+        coverage=expand(
+            "results/qc/mosdepth/{sample}.mosdepth.{kind}.txt",
+            sample=SAMPLES,
+            kind=["summary", "global.dist"],
+        ),
     output:
         report="results/qc/multiqc_report.html",
         data=directory("results/qc/multiqc_report_data"),
@@ -86,11 +95,14 @@ rule multiqc:
         runtime=60,
     params:
         extra=shell_words("multiqc.extra", config["multiqc"]["extra"]),
+        # MultiQC 1.35 looks for samtools markdup's report with a literal "^COMMAND:" and so
+        # never finds it: match the report by its content instead.
+        patterns="sp: {samtools/markdup_txt: {contents: 'samtools markdup', num_lines: 2}}",
     shell:
         """
         files=$(mktemp {resources.tmpdir:q}/multiqc_files.XXXXXX)
         trap 'rm -f "$files"' EXIT
         printf '%s\\n' {input:q} >"$files"
-        multiqc --force --no-ansi {params.extra} --outdir "$(dirname {output.report:q})" \
-            --filename multiqc_report.html --file-list "$files" >{log:q} 2>&1
+        multiqc --force --no-ansi --cl-config {params.patterns:q} {params.extra} \
+            --outdir "$(dirname {output.report:q})" --filename multiqc_report.html --file-list "$files" >{log:q} 2>&1
         """

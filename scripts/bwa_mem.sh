@@ -3,7 +3,7 @@
 # never shell code: the rule passes each one quoted.
 #
 # Usage: bwa_mem.sh SAMPLE UNIT FQ1 FQ2 INDEX READ_GROUP BWA_THREADS SORT_THREADS SORT_MEM_MB
-#                   TMPDIR BAM BAI LOG [bwa mem options...]
+#                   TMPDIR BAM BAI LOG MARK_DUPLICATES [bwa mem options...]
 #
 # Each FASTQ reaches bwa through check_fastq.py, which fails on a truncated or malformed
 # record anywhere (bwa would drop it silently). bwa exits 0 when R1 and R2 differ in length
@@ -12,12 +12,18 @@
 set -uo pipefail
 sample=$1 unit=$2 fq1=$3 fq2=$4 index=$5 read_group=$6
 bwa_threads=$7 sort_threads=$8 sort_mem=$9 tmp=${10} bam=${11} bai=${12} log=${13}
-shift 13
+mark_duplicates=${14}
+shift 14
 check=$(dirname "$0")/check_fastq.py
 
 fail() {
     echo "ERROR: sample $sample, unit $unit: $1" | tee -a "$log" >&2
     exit 1
+}
+
+# Mate scores and tags for samtools markdup, added while bwa's mates are still adjacent.
+fixmate() {
+    if [ "$mark_duplicates" = true ]; then samtools fixmate -m -u - -; else cat; fi
 }
 
 work=$(mktemp -d "$tmp/bwa_mem.XXXXXX")
@@ -27,6 +33,7 @@ trap 'rm -rf "$work"' EXIT
     bwa mem -t "$bwa_threads" "$@" -R "$read_group" "$index" \
         <(python3 "$check" "$fq1" 2>"$work/fq1.err") \
         <(python3 "$check" "$fq2" 2>"$work/fq2.err") \
+        | fixmate \
         | samtools sort -@ "$sort_threads" -m "${sort_mem}M" -T "$tmp/$sample.$unit.sort" \
             -o "$bam##idx##$bai" --write-index -
 } 2>"$log"

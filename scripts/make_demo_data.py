@@ -18,6 +18,8 @@ from pathlib import Path
 
 # sample -> units (lanes); A has two lanes so the merge step is exercised.
 DEFAULT_UNITS = {"A": ["L001", "L002"], "B": ["L001"], "C": ["L001"]}
+# One simulated pair in 50 is duplicated (2 %), so duplicate marking has known work to do.
+DUPLICATE_EVERY = 50
 WGSIM = ["-1", "150", "-2", "150", "-d", "350", "-s", "35", "-e", "0.002", "-r", "0.001"]
 
 
@@ -37,7 +39,21 @@ def gzip_file(src: Path, dest: Path) -> None:
         shutil.copyfileobj(raw, gz, 1 << 20)
 
 
-def simulate_pair(reference: Path, pairs: int, seed: int, r1: Path, r2: Path) -> None:
+def add_duplicates(fastq: Path, every: int) -> None:
+    """Append an exact copy of every `every`-th record, renamed `dup_<name>`: PCR duplicates
+    with known names (the same pairs in R1 and R2, as wgsim writes mates in step)."""
+    lines = fastq.read_text().splitlines(keepends=True)
+    copies = []
+    for start in range(0, len(lines), 4 * every):
+        record = lines[start : start + 4]
+        copies += ["@dup_" + record[0][1:], *record[1:]]
+    with fastq.open("a") as out:
+        out.writelines(copies)
+
+
+def simulate_pair(
+    reference: Path, pairs: int, seed: int, r1: Path, r2: Path, duplicate_every: int = 0
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t1, t2 = Path(tmp, "r1.fq"), Path(tmp, "r2.fq")
         subprocess.run(
@@ -46,6 +62,9 @@ def simulate_pair(reference: Path, pairs: int, seed: int, r1: Path, r2: Path) ->
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        for fastq in (t1, t2):
+            if duplicate_every:
+                add_duplicates(fastq, duplicate_every)
         gzip_file(t1, r1)
         gzip_file(t2, r2)
 
@@ -57,6 +76,7 @@ def make(
     layout: str,
     units: dict[str, list[str]] = DEFAULT_UNITS,
     reference: Path | None = None,
+    duplicate_every: int = DUPLICATE_EVERY,
 ) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     reads = outdir / "reads"
@@ -76,7 +96,7 @@ def make(
                 r1, r2 = reads / f"{stem}_R1_001.fastq.gz", reads / f"{stem}_R2_001.fastq.gz"
             else:
                 r1, r2 = (reads / f"{sample}_{lane}_R{i}.fastq.gz" for i in (1, 2))
-            simulate_pair(ref, pairs, seed, r1, r2)
+            simulate_pair(ref, pairs, seed, r1, r2, duplicate_every)
             seed += 1
             rows.append(f"{sample}\t{lane}\t{r1}\t{r2}\n")
     if layout == "sheet":
@@ -93,11 +113,25 @@ def main() -> None:
         "--samples", type=int, default=0, help="N single-unit samples S1..SN instead of A, B, C"
     )
     parser.add_argument("--reference", type=Path, help="gzip FASTA to use instead of a random one")
+    parser.add_argument(
+        "--duplicate-every",
+        type=int,
+        default=DUPLICATE_EVERY,
+        help="append a copy (named dup_...) of every N-th pair; 0: none",
+    )
     args = parser.parse_args()
     units = (
         {f"S{i}": ["L001"] for i in range(1, args.samples + 1)} if args.samples else DEFAULT_UNITS
     )
-    make(args.outdir, args.pairs, args.genome_size, args.layout, units, args.reference)
+    make(
+        args.outdir,
+        args.pairs,
+        args.genome_size,
+        args.layout,
+        units,
+        args.reference,
+        args.duplicate_every,
+    )
     print(f"demo data in {args.outdir}/")
 
 

@@ -36,11 +36,23 @@ def test_sheet_with_several_units_per_sample(workflow: Path) -> None:
         "fastqc": 6,
         "bwa_mem": 3,
         "samtools_merge": 2,
+        "samtools_markdup": 2,
         "samtools_stats": 2,
         "samtools_flagstat": 2,
+        "mosdepth": 2,
         "multiqc": 1,
         "all": 1,
     }
+
+
+def test_mark_duplicates_off_leaves_the_merged_bam_final(workflow: Path) -> None:
+    write_pairs(workflow / "reads", ["a_{read}"])
+    (workflow / "sheet.tsv").write_text(
+        "sample\tunit\tfq1\tfq2\na\tl1\treads/a_R1.fastq.gz\treads/a_R2.fastq.gz\n"
+    )
+    counts = dry_run(workflow, "samples=sheet.tsv", "mark_duplicates=False")
+    assert "samtools_markdup" not in counts
+    assert counts["samtools_merge"] == counts["mosdepth"] == 1
 
 
 def test_folder_discovery_with_illumina_names_and_lanes(workflow: Path) -> None:

@@ -19,7 +19,10 @@ from tests.workflow.helpers import (
 )
 
 UNITS = {"A": ["L001", "L002"], "B": ["L001"], "C": ["L001"]}
-PAIRS_PER_UNIT = 4000
+# 4,000 simulated pairs per unit plus the demo generator's copy of every 50th (PCR duplicates).
+SIMULATED_PAIRS = 4000
+DUPLICATE_EVERY = 50
+PAIRS_PER_UNIT = SIMULATED_PAIRS + SIMULATED_PAIRS // DUPLICATE_EVERY
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +81,58 @@ def test_multiqc_report_lists_every_sample(run: Path) -> None:
 def test_unit_bams_are_temporary_and_no_sam_is_written(run: Path) -> None:
     assert not list((run / "results").rglob("*.sam"))
     assert not list((run / "results" / "mapped" / "units").rglob("*.bam"))
+    assert not list((run / "results" / "mapped" / "merged").rglob("*.bam"))
+
+
+@pytest.mark.parametrize("sample", UNITS)
+def test_pcr_duplicates_are_marked(run: Path, sample: str) -> None:
+    """Of each pair the generator copied (dup_<name>), exactly one of the two is marked,
+    both mates; the rest of the reads are barely touched (random coincidences only)."""
+    bam = run / "results" / "mapped" / f"{sample}.bam"
+    marked = [
+        line.split("\t", 1)[0] for line in samtools("view", "-f", "0x400", str(bam)).splitlines()
+    ]
+    copies = {name.removeprefix("dup_") for name in samtools_names(bam) if name.startswith("dup_")}
+    assert len(copies) == SIMULATED_PAIRS // DUPLICATE_EVERY * len(UNITS[sample])
+    for original in copies:
+        assert sorted(n for n in marked if n in (original, f"dup_{original}")) in (
+            [original, original],
+            [f"dup_{original}", f"dup_{original}"],
+        ), original
+    assert len(marked) <= 2 * len(copies) * 1.05
+
+
+def samtools_names(bam: Path) -> set[str]:
+    return {line.split("\t", 1)[0] for line in samtools("view", str(bam)).splitlines()}
+
+
+def test_multiqc_duplicate_rate_matches_flagstat(run: Path) -> None:
+    data = run / "results" / "qc" / "multiqc_report_data" / "multiqc_samtools_markdup.txt"
+    rows = [line.split("\t") for line in data.read_text().splitlines()]
+    table = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert set(table) == set(UNITS)
+    for sample, row in table.items():
+        flagstat = (run / "results" / "qc" / "samtools" / f"{sample}.flagstat.txt").read_text()
+        duplicates = int(
+            next(line for line in flagstat.splitlines() if "duplicates" in line).split()[0]
+        )
+        total = int(flagstat.split()[0])
+        assert int(row["duplicate_total"]) == duplicates > 0
+        assert float(row["duplicate_fraction"]) == pytest.approx(duplicates / total, rel=1e-6)
+
+
+def test_coverage_per_sample_in_the_report(run: Path) -> None:
+    stats = run / "results" / "qc" / "multiqc_report_data" / "multiqc_general_stats.txt"
+    rows = [line.split("\t") for line in stats.read_text().splitlines()]
+    table = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    for sample in UNITS:
+        summary = run / "results" / "qc" / "mosdepth" / f"{sample}.mosdepth.summary.txt"
+        total = next(line for line in summary.read_text().splitlines() if line.startswith("total"))
+        mean = float(total.split("\t")[3])
+        # 2 x 150 bases per pair over a 100 kb genome, duplicates not counted
+        expected = 2 * 150 * SIMULATED_PAIRS * len(UNITS[sample]) / 100_000
+        assert mean == pytest.approx(expected, rel=0.1)
+        assert float(table[sample]["mosdepth-mean_coverage"]) == pytest.approx(mean, abs=0.01)
 
 
 def test_every_job_left_a_log_and_a_benchmark(run: Path) -> None:
@@ -89,6 +144,8 @@ def test_every_job_left_a_log_and_a_benchmark(run: Path) -> None:
         "bwa_index",
         "bwa_mem",
         "samtools_merge",
+        "samtools_markdup",
+        "mosdepth",
         "fastqc",
         "samtools_stats",
         "samtools_flagstat",
@@ -109,7 +166,8 @@ def test_changed_reference_reruns_index_and_alignments_but_not_fastqc(run: Path)
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts.pop("bwa_index") == 1
     assert counts.pop("bwa_mem") == 4
-    assert counts.pop("samtools_merge") == 3
+    assert counts.pop("samtools_merge") == counts.pop("samtools_markdup") == 3
+    assert counts.pop("mosdepth") == 3
     assert counts.pop("samtools_stats") == counts.pop("samtools_flagstat") == 3
     assert counts.pop("multiqc") == counts.pop("all") == 1
     assert counts == {}, f"unexpected reruns: {counts}"
