@@ -39,19 +39,6 @@ rule bwa_mem:
         " {params.mark_duplicates} {params.extra}"
 
 
-# With duplicate marking the merged BAM is an intermediate that samtools_markdup turns into
-# results/mapped/{sample}.bam; without it, the merged BAM is the final one.
-MERGED_BAM = (
-    "results/mapped/merged/{sample}.bam"
-    if config["mark_duplicates"]
-    else "results/mapped/{sample}.bam"
-)
-
-
-def final_or_temp(path):
-    return temp(path) if config["mark_duplicates"] else path
-
-
 rule samtools_merge:
     """One BAM per sample: units merged (read groups kept); a single unit is linked, not
     rewritten."""
@@ -66,7 +53,7 @@ rule samtools_merge:
         ),
     output:
         bam=final_or_temp(MERGED_BAM),
-        bai=final_or_temp(MERGED_BAM + ".bai"),
+        bai=final_or_temp(MERGED_BAI),
     log:
         "logs/samtools_merge/{sample}.log",
     benchmark:

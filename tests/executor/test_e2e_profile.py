@@ -9,15 +9,7 @@ import pytest
 import yaml
 
 from tests.executor.conftest import QC_CLUSTER
-from tests.fixtures.workflow import copy_workflow, make_demo_data, snakemake
-
-
-def track_sources(wf: Path, *extra: str) -> None:
-    """A user's checkout: Snakemake ships only git-tracked sources to remote jobs."""
-    subprocess.run(["git", "init", "-q"], cwd=wf, check=True)
-    subprocess.run(
-        ["git", "add", "Snakefile", "rules", "envs", "config", *extra], cwd=wf, check=True
-    )
+from tests.fixtures.workflow import copy_workflow, git_track, make_demo_data, snakemake
 
 
 @pytest.fixture
@@ -27,7 +19,7 @@ def aml_workflow(tmp_path, aml_run):
     make_demo_data(wf / "demo", "--pairs", "300", "--genome-size", "20000")
     sheet = wf / "demo" / "samples.tsv"  # paths relative to the workflow, as storage maps them
     sheet.write_text(sheet.read_text().replace(f"{wf}/", ""))
-    track_sources(wf, "demo/samples.tsv")
+    git_track(wf, "demo/samples.tsv")
     return wf
 
 
@@ -87,7 +79,7 @@ def prepare(wf: Path, sheet_rows: list[str], reference: str) -> None:
     (wf / "config" / "aml.yaml").write_text(
         f"samples: config/samples.tsv\nreference: {reference}\n"
     )
-    track_sources(wf)
+    git_track(wf)
 
 
 def download(run, name: str, dest: Path) -> Path:
