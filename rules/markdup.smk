@@ -4,6 +4,9 @@ rule samtools_markdup:
     tags it needs come from `samtools fixmate -m` in the alignment pipe."""
     input:
         bam="results/mapped/merged/{sample}.bam",
+        # Not read, but declared: a temp output nobody consumes is never stored by a remote
+        # job (Snakemake's --unneeded-temp-files), while the main process still expects it.
+        bai="results/mapped/merged/{sample}.bam.bai",
     output:
         bam="results/mapped/{sample}.bam",
         bai="results/mapped/{sample}.bam.bai",
