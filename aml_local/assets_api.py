@@ -1,4 +1,5 @@
-"""Versioned assets: environments, codes and components, with `nextVersion` and code upload."""
+"""Versioned assets: environments, codes, components and data, with `nextVersion` (and the
+container's `latestVersion`, the most recently created, behind `@latest`) and code upload."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ KINDS = {
     "environments": ("EnvironmentVersion", "Environment"),
     "codes": ("CodeVersion", "Code"),
     "components": ("ComponentVersion", "Component"),
+    "data": ("DataVersionBase", "Data"),  # data assets: uri_file / uri_folder on a datastore
 }
 
 
