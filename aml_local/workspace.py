@@ -111,7 +111,10 @@ class Workspace:
                 "discoveryUrl": f"{self.base_url}/discovery",
                 "workspaceId": "00000000-0000-0000-0000-0000000000aa",
                 "provisioningState": "Succeeded",
-                "storageAccount": f"{self.arm_id}/storageAccounts/local",
+                "storageAccount": (
+                    f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                    "/providers/Microsoft.Storage/storageAccounts/devstoreaccount1"
+                ),
                 "mlFlowTrackingUri": f"azureml://local{self.arm_id}",
             },
         }
