@@ -1,14 +1,17 @@
-"""Where the jobs' datastores live, handed to them so they never ask the workspace.
+"""What the storage plugin learned from the workspace, handed to the jobs so they never ask it.
 
-When the storage plugin learned a datastore's account and container from the workspace (no
-account settings given), the jobs get the same answer as `SNAKEMAKE_STORAGE_AZUREML_DATASTORES`
-in their environment: a job's identity needs storage access only, not workspace access.
+When the plugin located a datastore through the workspace (no account settings given), the jobs
+get the same answer as `SNAKEMAKE_STORAGE_AZUREML_DATASTORES`; data assets the run resolved
+(`azureml:hg38:1`, `azureml:hg38@latest`) go as `SNAKEMAKE_STORAGE_AZUREML_DATA_ASSETS`, so a
+job reads the same version. A job's identity then needs storage access only.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from snakemake_storage_plugin_azureml.data_assets import DATA_ASSETS_ENV, resolved_assets
 from snakemake_storage_plugin_azureml.query import parse_query
 from snakemake_storage_plugin_azureml.workspace import datastores_setting
 
@@ -16,14 +19,20 @@ DATASTORES_ENV = "SNAKEMAKE_STORAGE_AZUREML_DATASTORES"
 
 
 def located_datastores(workflow: Any) -> dict[str, str]:
-    """{DATASTORES_ENV: NAME=container URL, ...} for the datastores resolved through the
-    workspace, the default storage's datastore resolved now (once per run); {} otherwise."""
+    """The job environment variables above, those that apply; the default storage's datastore
+    is resolved now (once per run) when the workspace is where datastores are looked up."""
+    env = {}
+    assets = resolved_assets()
+    if assets:
+        env[DATA_ASSETS_ENV] = json.dumps(assets, sort_keys=True)
     storage = workflow.storage_settings
     if storage.default_storage_provider != "azureml" or not storage.default_storage_prefix:
-        return {}
+        return env
     provider = workflow.storage_registry.default_storage_provider
     lookup = getattr(provider, "workspace_datastores", None)
     if lookup is None:
-        return {}
+        return env
     provider.datastore(parse_query(storage.default_storage_prefix).datastore)
-    return {DATASTORES_ENV: datastores_setting(lookup.resolved)} if lookup.resolved else {}
+    if lookup.resolved:
+        env[DATASTORES_ENV] = datastores_setting(lookup.resolved)
+    return env

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 validate(config, schema="../config/schemas/config.schema.yaml")
@@ -211,6 +212,24 @@ def stage_local_inputs(paths):
         stage(workflow.storage_settings.default_storage_prefix, local)
 
 
+def data_asset_input(value):
+    """`azureml:NAME:VERSION` or `azureml:NAME@latest`: a registered data asset, read from the
+    datastore path it names (resolved once by the azureml storage plugin, version logged);
+    a data asset that does not exist fails here, naming it. Anything else is a path."""
+    from snakemake_storage_plugin_azureml.data_assets import is_data_asset, resolve
+
+    if not is_data_asset(value):
+        return value
+    try:
+        asset = resolve(value)
+    except ValueError as e:
+        raise WorkflowError(str(e)) from None
+    if workflow.is_main_process:
+        logger.info(f"{value}: data asset {asset.name}:{asset.version} at {asset.uri}")
+    return storage(asset.uri)
+
+
+config["reference"] = data_asset_input(config["reference"])
 units = load_units()
 check_reference(config["reference"])
 stage_local_inputs([*units["fq1"], *units["fq2"], config["reference"]])

@@ -48,12 +48,57 @@ class WorkspaceRef:
     def scope(self) -> str:
         return f"{self.endpoint}/.default"
 
-    def datastore_url(self, name: str) -> str:
+    def url(self, path: str) -> str:
+        """A workspace resource's URL: `path` like `datastores/<name>`."""
         return (
             f"{self.endpoint}/subscriptions/{self.subscription}/resourceGroups/"
             f"{self.resource_group}/providers/Microsoft.MachineLearningServices/workspaces/"
-            f"{self.workspace}/datastores/{quote(name, safe='')}?api-version={API_VERSION}"
+            f"{self.workspace}/{path}?api-version={API_VERSION}"
         )
+
+    def describe(self) -> str:
+        return f"workspace {self.workspace} ({self.endpoint})"
+
+
+class WorkspaceApi:
+    """GETs on the workspace's ARM resources, with DefaultAzureCredential and the plugin's retry
+    policy; no azure-ai-ml (which a dry run must not import)."""
+
+    def __init__(self, ref: WorkspaceRef, credential: Callable[[], object]) -> None:
+        self.ref = ref
+        self._credential = credential
+        self._client = None
+
+    def _pipeline(self):
+        from azure.core import PipelineClient
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+
+        from .retry import TransientRetryPolicy
+
+        if self._client is None:
+            auth = BearerTokenCredentialPolicy(self._credential(), self.ref.scope)
+            policies = [TransientRetryPolicy(), auth]
+            self._client = PipelineClient(self.ref.endpoint, policies=policies)
+        return self._client
+
+    def get(self, path: str, what: str) -> dict | None:
+        """The resource's JSON; None when the workspace has none (404); DatastoreConfigError
+        naming `what` for any other failure."""
+        from azure.core.exceptions import AzureError
+        from azure.core.rest import HttpRequest
+
+        where = self.ref.describe()
+        try:
+            response = self._pipeline().send_request(HttpRequest("GET", self.ref.url(path)))
+        except AzureError as e:
+            raise DatastoreConfigError(f"{what}: cannot ask {where}: {e}") from None
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise DatastoreConfigError(
+                f"{what}: {where} answered {response.status_code} {_error_message(response)}"
+            )
+        return response.json()
 
 
 def blob_location(name: str, properties: Mapping[str, object]) -> DatastoreTarget:
@@ -79,46 +124,20 @@ class WorkspaceDatastores:
 
     def __init__(self, ref: WorkspaceRef, credential: Callable[[], object]) -> None:
         self.ref = ref
-        self._credential = credential
-        self._client = None
+        self.api = WorkspaceApi(ref, credential)
         self.resolved: dict[str, DatastoreTarget] = {}  # what came from the workspace, by name
 
-    def _pipeline(self):
-        from azure.core import PipelineClient
-        from azure.core.pipeline.policies import BearerTokenCredentialPolicy
-
-        from .retry import TransientRetryPolicy
-
-        if self._client is None:
-            auth = BearerTokenCredentialPolicy(self._credential(), self.ref.scope)
-            self._client = PipelineClient(
-                self.ref.endpoint, policies=[TransientRetryPolicy(), auth]
-            )
-        return self._client
-
     def __call__(self, name: str) -> DatastoreTarget:
-        from azure.core.exceptions import AzureError
-        from azure.core.rest import HttpRequest
-
-        where = f"workspace {self.ref.workspace} ({self.ref.endpoint})"
+        what = f"datastore {name!r}"
         try:
-            response = self._pipeline().send_request(
-                HttpRequest("GET", self.ref.datastore_url(name))
-            )
-        except AzureError as e:
+            doc = self.api.get(f"datastores/{quote(name, safe='')}", what)
+        except DatastoreConfigError as e:
             raise DatastoreConfigError(
-                f"datastore {name!r}: cannot ask {where} where it lives: {e}; or set "
-                "--storage-azureml-account-url and --storage-azureml-container"
+                f"{e}; or set --storage-azureml-account-url and --storage-azureml-container"
             ) from None
-        if response.status_code == 404:
-            raise DatastoreConfigError(f"datastore {name!r} does not exist in {where}")
-        if response.status_code != 200:
-            raise DatastoreConfigError(
-                f"datastore {name!r}: {where} answered {response.status_code} "
-                f"{_error_message(response)}; or set --storage-azureml-account-url and "
-                "--storage-azureml-container"
-            )
-        target = blob_location(name, response.json().get("properties") or {})
+        if doc is None:
+            raise DatastoreConfigError(f"{what} does not exist in {self.ref.describe()}")
+        target = blob_location(name, doc.get("properties") or {})
         self.resolved[name] = target
         return target
 

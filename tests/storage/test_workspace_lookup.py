@@ -28,4 +28,4 @@ def test_workspace_from_the_executor_settings_only_when_complete():
     assert WorkspaceRef.from_environ(env) is None
     ref = WorkspaceRef.from_environ({**env, "SNAKEMAKE_AML_WORKSPACE": "ws"})
     assert ref.endpoint == ARM and ref.scope == f"{ARM}/.default"
-    assert ref.datastore_url("x").startswith(f"{ARM}/subscriptions/s/resourceGroups/rg/")
+    assert ref.url("datastores/x").startswith(f"{ARM}/subscriptions/s/resourceGroups/rg/")
