@@ -69,5 +69,31 @@ def test_data_asset_versions_and_latest(aml_service):
         )
     assert ml.data.get("hg38t", version="1").path == path.format(1)
     assert ml.data.get("hg38t", label="latest").version == "2"
+    assert "hg38t" in {d.name for d in ml.data.list()}
     with pytest.raises(ResourceNotFoundError):
         ml.data.get("no-such-asset", version="1")
+
+
+def test_components_and_environments_listed_by_name_and_version(aml_service):
+    import io
+
+    import yaml
+    from azure.ai.ml import load_component
+    from azure.core.exceptions import HttpResponseError
+
+    ml = aml_service.ml_client()
+    env = ensure_environment(ml, "env-listed", "3")
+
+    def component(version: str, command: str):
+        spec = {"type": "command", "name": "listed_rule", "version": version,
+                "environment": env, "command": command}  # fmt: skip
+        return load_component(source=io.StringIO(yaml.safe_dump(spec)))
+
+    ml.components.create_or_update(component("a1", "echo one"))
+    ml.components.create_or_update(component("b2", "echo two"))
+    assert {c.version for c in ml.components.list(name="listed_rule")} == {"a1", "b2"}
+    assert "listed_rule" in {c.name for c in ml.components.list()}
+    assert "env-listed" in {e.name for e in ml.environments.list()}
+    assert ml.components.get("listed_rule", version="a1").command == "echo one"
+    with pytest.raises(HttpResponseError, match="versions are immutable"):
+        ml.components.create_or_update(component("a1", "echo changed"))
