@@ -123,39 +123,38 @@ def _context(args: argparse.Namespace) -> Context:
 
 
 def _wanted(ctx: Context):
-    """(clusters, environments, components, rules, runtime environment) the workflow needs."""
-    from aml_bridge.settings import cluster_names
+    """(environments, components, rules, runtime environment) the workflow needs."""
     from aml_bridge.workflow_rules import load_rules
-    from aml_bridge.workspace_plan import (
-        ClusterWanted,
-        component,
-        environments,
-        rule_environment,
-    )
+    from aml_bridge.workspace_plan import component, environments, rule_environment
 
     s = ctx.settings
     pip = remote_requirements(version("snakemake"), s.remote_pip or [])
+    config = _config(ctx.args.config)
     try:
-        rules = load_rules(ctx.workdir / ctx.args.snakefile, ctx.workdir, _config(ctx.args.config))
-    except UsageError:
-        raise
+        rules = load_rules(ctx.workdir / ctx.args.snakefile, ctx.workdir, config)
     except Exception as e:  # the workflow's own error (sheet, reference, syntax)
         raise UsageError(f"cannot load the workflow: {e}") from None
     envs = environments(ctx.workdir / "envs", s.base_image, pip)
     comps = [component(r, rule_environment(r, s.base_image, pip)) for r in rules]
-    sizes = dict(item.split("=", 1) for item in getattr(ctx.args, "cluster", []) if "=" in item)
-    clusters = [
-        ClusterWanted(
-            name,
-            sizes.get(name, getattr(ctx.args, "vm_size", "")),
-            getattr(ctx.args, "max_nodes", 0),
-            0,
-            getattr(ctx.args, "idle_seconds", 0),
-            getattr(ctx.args, "tier", "dedicated"),
-        )  # fmt: skip
-        for name in cluster_names(s)
+    return envs, comps, rules, envs[-1]
+
+
+def _clusters(ctx: Context):
+    """The profile's clusters as setup's flags describe them."""
+    from aml_bridge.settings import cluster_names
+    from aml_bridge.workspace_plan import ClusterWanted
+
+    sizes = {}
+    for item in ctx.args.cluster:
+        name, sep, size = item.partition("=")
+        if not sep or not name or not size:
+            raise UsageError(f"--cluster {item!r} is not NAME=VM_SIZE")
+        sizes[name] = size
+    a = ctx.args
+    return [
+        ClusterWanted(name, sizes.get(name, a.vm_size), a.max_nodes, 0, a.idle_seconds, a.tier)
+        for name in cluster_names(ctx.settings)
     ]
-    return clusters, envs, comps, rules, envs[-1]
 
 
 def _admin(ctx: Context):
@@ -176,7 +175,8 @@ def cmd_setup(ctx: Context, out) -> int:
         role_assignment,
     )
 
-    clusters, envs, comps, _, _ = _wanted(ctx)
+    clusters = _clusters(ctx)
+    envs, comps, _, _ = _wanted(ctx)
     admin = _admin(ctx)
     steps = plan(admin, clusters, envs, comps)
     changes = [s for s in steps if s.action in (CREATE, UPDATE)]
@@ -227,7 +227,7 @@ def cmd_check(ctx: Context, out) -> int:
     from aml_bridge.workspace_check import CheckInputs, run_checks
     from snakemake_storage_plugin_azureml.query import parse_query
 
-    _, envs, comps, rules, runtime = _wanted(ctx)
+    envs, comps, rules, runtime = _wanted(ctx)
     inputs = CheckInputs(
         cluster_names=cluster_names(ctx.settings), datastore=parse_query(ctx.prefix).datastore,
         prefix=ctx.prefix, rules=rules, environments=envs, components=comps, runtime=runtime,

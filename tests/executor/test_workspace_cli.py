@@ -102,6 +102,8 @@ def test_usage_errors_exit_2(aml_service, wf, demo_data):
     proc = cli(aml_service, wf, demo_data, "check", "--aml-subscription", "not-a-guid",
                extra_env={"SNAKEMAKE_AML_ENDPOINT": ""})  # fmt: skip
     assert proc.returncode == 2 and "is not a subscription id" in proc.stderr
+    bad = cli(aml_service, wf, demo_data, "setup", "--cluster", "genomics-cluster")
+    assert bad.returncode == 2 and "--cluster 'genomics-cluster' is not NAME=VM_SIZE" in bad.stderr
     for command in ("setup", "check"):
         helped = subprocess.run([sys.executable, "-m", "aml_bridge.cli", command, "--help"],
                                 capture_output=True, text=True)  # fmt: skip
