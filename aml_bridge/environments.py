@@ -98,8 +98,10 @@ def content_version(image: str, conda: dict | None) -> str:
 
 
 def environment_name(stem: str) -> str:
-    """A valid environment name (no dots: envs/samtools-1.20.yaml → snakemake-samtools-1-20)."""
-    return azure_name(f"snakemake-{stem}", "snakemake")
+    """A valid environment name, as the seed workspace named them (envs/bwa.yaml → env-bwa;
+    no dots: envs/samtools-1.20.yaml → env-samtools-1-20). `aml-genomics setup` registers the
+    same names and versions, so jobs use what setup registered."""
+    return azure_name(f"env-{stem}", "env")
 
 
 def built(stem: str, image: str, conda: dict | None) -> EnvironmentSpec:

@@ -24,6 +24,7 @@ from aml_bridge.clusters import Cluster, parse_instance_table, without_identity
 from aml_bridge.environments import remote_requirements
 from aml_bridge.job_env import job_env_vars
 from aml_bridge.job_facts import job_facts
+from aml_bridge.job_storage import located_datastores
 from aml_bridge.logs import excerpt, log_path
 from aml_bridge.names import experiment_name
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
@@ -64,6 +65,7 @@ class Executor(RemoteExecutor):
         env_vars, withheld = job_env_vars(self.envvars())
         self._warn_about_setup(withheld)
         self._upload_local_inputs()
+        env_vars.update(located_datastores(self.workflow))  # jobs never ask the workspace
         self.run = RunContext(
             run_id=self.run_id,
             experiment=s.experiment or experiment_name(Path(self.workflow.workdir_init).name),

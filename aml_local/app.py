@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from . import assets_api, control_api, jobs_api, workspace_api
+from . import assets_api, computes_api, control_api, jobs_api, workspace_api
 from .blobs import STORAGE_ENV, Datastores
 from .builds import EnvironmentBuilds
 from .context import Context
@@ -101,6 +101,8 @@ class LocalService:
         router = Router()
         for api in (workspace_api, assets_api, jobs_api, control_api):
             api.register(router, self.ctx)
+        computes_api.register(router, self.ctx)
+        computes_api.restore(self.ctx)
         self._server.RequestHandlerClass = make_handler(Dispatcher(self.ctx, router, identities))
         self._thread: threading.Thread | None = None
 

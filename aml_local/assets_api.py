@@ -1,4 +1,5 @@
-"""Versioned assets: environments, codes and components, with `nextVersion` and code upload."""
+"""Versioned assets: environments, codes, components and data, with `nextVersion` (and the
+container's `latestVersion`, the most recently created, behind `@latest`) and code upload."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ KINDS = {
     "environments": ("EnvironmentVersion", "Environment"),
     "codes": ("CodeVersion", "Code"),
     "components": ("ComponentVersion", "Component"),
+    "data": ("DataVersionBase", "Data"),  # data assets: uri_file / uri_folder on a datastore
 }
 
 
@@ -96,10 +98,16 @@ def register(router: Router, ctx: Context) -> None:
         def get_container(req: Request) -> Response:
             return Response(body=container(kind, req.params["name"]))
 
+        def list_containers(_: Request) -> Response:
+            """`ml.<assets>.list()`: one container per name (its id ends in /versions/<v>)."""
+            names = dict.fromkeys(d["id"].split("/")[-3] for d in ctx.store.values(kind))
+            return Response(body={"value": [container(kind, name) for name in names]})
+
         router.add("PUT", f"{{WS}}/{kind}/{{name}}/versions/{{version}}", put_version)
         router.add("GET", f"{{WS}}/{kind}/{{name}}/versions/{{version}}", get_version)
         router.add("GET", f"{{WS}}/{kind}/{{name}}/versions", list_versions)
         router.add("GET", f"{{WS}}/{kind}/{{name}}", get_container)
+        router.add("GET", f"{{WS}}/{kind}", list_containers)
 
     for kind in KINDS:
         make_handlers(kind)

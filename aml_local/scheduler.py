@@ -31,6 +31,11 @@ class Scheduler:
         self._loop_thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
         self._loop_thread.start()
 
+    def resize(self, max_nodes: int) -> None:
+        with self._cond:
+            self.max_nodes = max_nodes
+            self._cond.notify_all()
+
     def submit(self, name: str, nodes: int = 1, delay_s: float = 0.0) -> None:
         with self._cond:
             self._queue.append(_Waiting(name, nodes, time.monotonic() + delay_s))
@@ -100,6 +105,7 @@ class ClusterScheduler:
 
     def __init__(self, max_nodes: dict[str, int], start: Callable[[str], None]) -> None:
         self.default = next(iter(max_nodes))
+        self._start = start
         self._pools = {name: Scheduler(limit, start) for name, limit in max_nodes.items()}
 
     def submit(self, name: str, nodes: int = 1, delay_s: float = 0.0, cluster: str = "") -> None:
@@ -107,6 +113,14 @@ class ClusterScheduler:
 
     def withdraw(self, name: str) -> bool:
         return any(pool.withdraw(name) for pool in self._pools.values())
+
+    def resize(self, cluster: str, max_nodes: int) -> None:
+        """A cluster created or updated through the API: its node limit from now on."""
+        pool = self._pools.get(cluster)
+        if pool is None:
+            self._pools[cluster] = Scheduler(max_nodes, self._start)
+            return
+        pool.resize(max_nodes)
 
     def stats(self) -> dict:
         each = {name: pool.stats() for name, pool in self._pools.items()}

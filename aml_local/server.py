@@ -146,6 +146,8 @@ def make_handler(dispatcher: Dispatcher) -> type[BaseHTTPRequestHandler]:
                 resp = conn.getresponse()
                 data = resp.read()
                 headers = {k: v for k, v in resp.getheaders() if k.lower() not in HOP_HEADERS}
+                if self.command == "HEAD":  # no body: the length is the blob's, as upstream says
+                    headers["Content-Length"] = resp.getheader("Content-Length") or "0"
                 return resp.status, headers, data
             except OSError as exc:
                 msg = f"Storage is unreachable: {exc}".encode()
@@ -157,7 +159,8 @@ def make_handler(dispatcher: Dispatcher) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
+            if "Content-Length" not in headers:
+                self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if self.command != "HEAD" and data:
                 self.wfile.write(data)

@@ -25,6 +25,8 @@ class Cluster:
     vm_size: str = "STANDARD_D8S_V3"
     max_nodes: int = 4
     tier: str = "LowPriority"  # or Dedicated
+    min_nodes: int = 0
+    idle_s: int = 120  # idle time before a node is released (scale-down)
 
     @classmethod
     def parse(cls, entry: str) -> Cluster:
@@ -42,7 +44,7 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Workspace:
     base_url: str
     subscription_id: str = "00000000-0000-0000-0000-000000000000"
@@ -62,6 +64,15 @@ class Workspace:
     def cluster(self, name: str) -> Cluster | None:
         """Compute names are case-insensitive in ARM."""
         return next((c for c in self.clusters if c.name.lower() == name.lower()), None)
+
+    def put_cluster(self, cluster: Cluster) -> None:
+        """Add a cluster created through the API, or replace the one of that name."""
+        kept = tuple(c for c in self.clusters if c.name.lower() != cluster.name.lower())
+        if len(kept) == len(self.clusters):
+            self.clusters = (*self.clusters, cluster)
+        else:
+            self.clusters = tuple(cluster if c.name.lower() == cluster.name.lower() else c
+                                  for c in self.clusters)  # fmt: skip
 
     @property
     def arm_id(self) -> str:
@@ -100,7 +111,10 @@ class Workspace:
                 "discoveryUrl": f"{self.base_url}/discovery",
                 "workspaceId": "00000000-0000-0000-0000-0000000000aa",
                 "provisioningState": "Succeeded",
-                "storageAccount": f"{self.arm_id}/storageAccounts/local",
+                "storageAccount": (
+                    f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                    "/providers/Microsoft.Storage/storageAccounts/devstoreaccount1"
+                ),
                 "mlFlowTrackingUri": f"azureml://local{self.arm_id}",
             },
         }
@@ -142,7 +156,11 @@ class Workspace:
                 "properties": {
                     "vmSize": cluster.vm_size,
                     "vmPriority": cluster.tier,
-                    "scaleSettings": {"maxNodeCount": cluster.max_nodes, "minNodeCount": 0},
+                    "scaleSettings": {
+                        "maxNodeCount": cluster.max_nodes,
+                        "minNodeCount": cluster.min_nodes,
+                        "nodeIdleTimeBeforeScaleDown": f"PT{cluster.idle_s}S",
+                    },
                     "osType": "Linux",
                 },
             },

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.io import get_wildcard_names
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 validate(config, schema="../config/schemas/config.schema.yaml")
@@ -252,6 +253,24 @@ def stage_local_inputs(paths):
         stage(workflow.storage_settings.default_storage_prefix, local)
 
 
+def data_asset_input(value):
+    """`azureml:NAME:VERSION` or `azureml:NAME@latest`: a registered data asset, read from the
+    datastore path it names (resolved once by the azureml storage plugin, version logged);
+    a data asset that does not exist fails here, naming it. Anything else is a path."""
+    from snakemake_storage_plugin_azureml.data_assets import is_data_asset, resolve
+
+    if not is_data_asset(value):
+        return value
+    try:
+        asset = resolve(value)
+    except ValueError as e:
+        raise WorkflowError(str(e)) from None
+    if workflow.is_main_process:
+        logger.info(f"{value}: data asset {asset.name}:{asset.version} at {asset.uri}")
+    return storage(asset.uri)
+
+
+config["reference"] = data_asset_input(config["reference"])
 check_platform(config["platform"])
 UNITS = load_units()
 check_reference(config["reference"])

@@ -199,6 +199,8 @@ class SettingsResolver:
             f"datastore {name!r} is not configured (known: {', '.join(known) or 'none'}); set "
             f"--storage-azureml-account-url and --storage-azureml-container, or "
             f"--storage-azureml-datastores {name}=https://<account>.blob.core.windows.net/<container>"
+            ", or let the workspace say: SNAKEMAKE_AML_SUBSCRIPTION, SNAKEMAKE_AML_RESOURCE_GROUP "
+            "and SNAKEMAKE_AML_WORKSPACE in the environment (the plugin does not see --aml-* flags)"
         )
 
     @staticmethod

@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import threading
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from snakemake_interface_common.exceptions import WorkflowError
@@ -28,6 +29,7 @@ from .query import EXAMPLE, InvalidQuery, make_query, parse_query, query_problem
 from .settings import StorageProviderSettings
 from .staging import Staging, StagingError
 from .stats import TransferStats
+from .workspace import WorkspaceDatastores, WorkspaceRef
 
 if TYPE_CHECKING:
     from .blobstore import Datastore
@@ -40,6 +42,9 @@ class StorageProvider(StorageProviderBase):
         settings = self.settings or StorageProviderSettings()
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
+        credential = functools.cache(credentials.default_credential)
+        # No container and no resolver given: ask the executor's workspace where datastores live.
+        self.workspace_datastores = workspace_lookup(settings, os.environ, credential)
         try:
             self.resolver = SettingsResolver(
                 account_url=settings.account_url,
@@ -48,9 +53,9 @@ class StorageProvider(StorageProviderBase):
                 datastores=parse_datastore_map(settings.datastores),
                 custom=lazy_resolver(settings.datastore_resolver)
                 if settings.datastore_resolver
-                else None,
+                else self.workspace_datastores,
                 environ=os.environ,
-                default_credential=functools.cache(credentials.default_credential),
+                default_credential=credential,
             )
         except DatastoreConfigError as e:
             raise WorkflowError(f"azureml storage settings: {e}") from None
@@ -141,3 +146,14 @@ class StorageProvider(StorageProviderBase):
         location = parse_query(query)
         entries, _ = self.datastore(location.datastore).list(location.path)
         return [make_query(location.datastore, e.name) for e in entries]
+
+
+def workspace_lookup(
+    settings: StorageProviderSettings, environ: Mapping[str, str], credential: Callable[[], object]
+) -> WorkspaceDatastores | None:
+    """The workspace's datastore lookup, when the settings leave the container open and the
+    executor's workspace settings are in the environment."""
+    if settings.container or settings.datastore_resolver:
+        return None
+    ref = WorkspaceRef.from_environ(environ)
+    return WorkspaceDatastores(ref, credential) if ref else None

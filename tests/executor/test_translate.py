@@ -179,7 +179,7 @@ def test_container_image_next_with_what_the_remote_job_needs_on_top():
     assert "python=3.11" in deps and "pip" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
     assert "snakemake==9.27.1" in pip and "azure-storage-blob" in pip
-    assert spec.environment.name == "snakemake-bwa"
+    assert spec.environment.name == "env-bwa"
 
 
 def test_conda_file_built_on_base_image_with_what_the_remote_job_needs():
@@ -190,9 +190,9 @@ def test_conda_file_built_on_base_image_with_what_the_remote_job_needs():
     assert "bwa =0.7.17" in deps and "python=3.11" in deps and "pip" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
     assert "snakemake==9.27.1" in pip and "aml-genomics" in pip
-    assert spec.environment.name == "snakemake-bwa"
+    assert spec.environment.name == "env-bwa"
     registered = spec.to_yaml(inline_environment=False)["environment"]
-    assert registered == f"azureml:snakemake-bwa:{spec.environment.version}"
+    assert registered == f"azureml:env-bwa:{spec.environment.version}"
 
 
 def test_environment_version_follows_content_only():
@@ -207,7 +207,7 @@ def test_without_any_environment_the_default_then_the_runtime_image():
     run = RunContext(**{**RUN.__dict__, "default_environment": "azureml:snakemake:3"})
     assert build_spec(run, plain).to_yaml()["environment"] == "azureml:snakemake:3"
     runtime = build_spec(RUN, plain).environment
-    assert runtime.name == "snakemake-runtime" and runtime.image == RUN.base_image
+    assert runtime.name == "env-runtime" and runtime.image == RUN.base_image
 
 
 def test_broken_conda_file_is_named():
@@ -275,7 +275,7 @@ def test_job_name_is_valid_for_a_rule_starting_with_an_underscore():
 
 def test_environment_name_has_no_dots():
     spec = build_spec(RUN, facts(conda_file=("envs/samtools-1.20.yaml", CONDA)))
-    assert spec.environment.name == "snakemake-samtools-1-20"
+    assert spec.environment.name == "env-samtools-1-20"
     assert NAME.match(spec.environment.name)
     image = build_spec(RUN, facts(container_image="quay.io/biocontainers/samtools.x:1.20"))
     assert NAME.match(image.environment.name)

@@ -1,0 +1,269 @@
+"""`aml-genomics`: set up and check an Azure ML workspace for this workflow.
+
+Exit codes: 0 done / all ✓; 1 a check failed (✗) or setup could not do a step; 2 bad usage or
+settings (missing workspace names, a config the workflow rejects).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from aml_bridge import cli_settings
+from aml_bridge.environments import remote_requirements
+
+OK, FAILED, USAGE = 0, 1, 2
+MARK = {True: "✓", False: "✗"}
+
+
+class UsageError(Exception):
+    """Settings or arguments that cannot work; exit code 2."""
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    settings: Any  # ExecutorSettings
+    prefix: str
+    workdir: Path
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    cli_settings.add_arguments(parser)
+    wf = parser.add_argument_group("workflow")
+    wf.add_argument("--snakefile", default="Snakefile", help="Default: Snakefile.")
+    wf.add_argument("--directory", "-d", default=".", help="Working directory (default: .).")
+    wf.add_argument(
+        "--config", nargs="+", default=[], metavar="KEY=VALUE",
+        help="Config overrides, as for snakemake --config (the workflow is loaded to read rules).",
+    )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="One JSON document on stdout.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aml-genomics",
+        description="Set up and check an Azure ML workspace for this workflow "
+        "(settings as for snakemake --executor aml: --aml-* flags, SNAKEMAKE_AML_*, the aml "
+        "profile).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    setup = sub.add_parser(
+        "setup", help="Create or update clusters, environments and components (idempotent).",
+        description="Create or update what the workflow needs: each cluster (system-assigned "
+        "identity, 0..max nodes), one environment per envs/*.yaml and one command component "
+        "per rule, versions from content. A second run changes nothing.",
+    )  # fmt: skip
+    _common(setup)
+    setup.add_argument("--dry-run", "-n", action="store_true", help="Print the plan only.")
+    setup.add_argument(
+        "--vm-size",
+        help="VM size of new clusters without --cluster (default Standard_D8s_v3: 8 cores, "
+        "bwa_mem asks for 8 threads); an existing cluster keeps its size.",
+    )  # fmt: skip
+    setup.add_argument(
+        "--cluster", action="append", default=[], metavar="NAME=VM_SIZE",
+        help="VM size of one cluster (repeatable).",
+    )  # fmt: skip
+    setup.add_argument("--max-nodes", type=int, default=4, help="Nodes per cluster (default 4).")
+    setup.add_argument(
+        "--idle-seconds", type=int, default=120,
+        help="Idle time before a node is released (default 120).",
+    )  # fmt: skip
+    setup.add_argument(
+        "--tier", choices=["dedicated", "low_priority"],
+        help="Tier of new clusters (default dedicated); an existing cluster keeps its tier.",
+    )  # fmt: skip
+    check = sub.add_parser(
+        "check", help="Check the workspace: ✓/✗ per item with the fix; exit 1 on any ✗.",
+        description="Workspace reachable; clusters exist, fit the rules and have an identity; "
+        "the datastore is reachable from here; environments and components are registered; a "
+        "probe job per cluster reads and writes the datastore as the cluster's identity.",
+    )  # fmt: skip
+    _common(check)
+    check.add_argument("--no-probe", action="store_true", help="Skip the probe jobs.")
+    check.add_argument(
+        "--probe-timeout", type=float, default=900.0,
+        help="Seconds to wait for each probe job (default 900: a node may have to start).",
+    )  # fmt: skip
+    return parser
+
+
+def _config(items: list[str]) -> dict[str, Any]:
+    import yaml
+
+    config = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--config {item!r} is not KEY=VALUE")
+        config[key] = yaml.safe_load(value) if value else value
+    return config
+
+
+def _context(args: argparse.Namespace) -> Context:
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    from aml_bridge.settings import validate
+
+    workdir = Path(args.directory).resolve()
+    settings, prefix, _ = cli_settings.read(args, os.environ, workdir)
+    try:
+        validate(settings)
+    except WorkflowError as e:
+        raise UsageError(str(e)) from None
+    cli_settings.apply_to_environ(settings)  # the storage plugin finds the workspace there
+    return Context(args, settings, prefix, workdir)
+
+
+def _wanted(ctx: Context):
+    """(environments, components, rules, runtime environment) the workflow needs."""
+    from aml_bridge.workflow_rules import load_rules
+    from aml_bridge.workspace_plan import component, environments, rule_environment
+
+    s = ctx.settings
+    pip = remote_requirements(version("snakemake"), s.remote_pip or [])
+    config = _config(ctx.args.config)
+    try:
+        rules = load_rules(ctx.workdir / ctx.args.snakefile, ctx.workdir, config)
+    except Exception as e:  # the workflow's own error (sheet, reference, syntax)
+        raise UsageError(f"cannot load the workflow: {e}") from None
+    envs = environments(ctx.workdir / "envs", s.base_image, pip)
+    comps = [component(r, rule_environment(r, s.base_image, pip)) for r in rules]
+    return envs, comps, rules, envs[-1]
+
+
+def _clusters(ctx: Context):
+    """The profile's clusters as setup's flags describe them."""
+    from aml_bridge.settings import cluster_names
+    from aml_bridge.workspace_plan import ClusterWanted
+
+    sizes = {}
+    for item in ctx.args.cluster:
+        name, sep, size = item.partition("=")
+        if not sep or not name or not size:
+            raise UsageError(f"--cluster {item!r} is not NAME=VM_SIZE")
+        sizes[name] = size
+    a = ctx.args
+    return [
+        ClusterWanted(name, sizes.get(name, a.vm_size), a.max_nodes, 0, a.idle_seconds, a.tier)
+        for name in cluster_names(ctx.settings)
+    ]
+
+
+def _admin(ctx: Context):
+    from aml_bridge.client import AmlClient
+    from aml_bridge.workspace_admin import WorkspaceAdmin
+
+    return WorkspaceAdmin(AmlClient(ctx.settings))
+
+
+def cmd_setup(ctx: Context, out) -> int:
+    from aml_bridge.workspace_setup import (
+        CONFLICT,
+        CREATE,
+        UNCHANGED,
+        UPDATE,
+        apply,
+        plan,
+        role_assignment,
+    )
+
+    clusters = _clusters(ctx)
+    envs, comps, _, _ = _wanted(ctx)
+    admin = _admin(ctx)
+    steps = plan(admin, clusters, envs, comps)
+    changes = [s for s in steps if s.action in (CREATE, UPDATE)]
+    conflicts = [s for s in steps if s.action == CONFLICT]
+    if not ctx.args.dry_run and not conflicts:
+        apply(admin, steps)
+    grants = []
+    if not ctx.args.dry_run:
+        account = getattr(admin.workspace(), "storage_account", None) or "<storage account id>"
+        for c in clusters:
+            found = admin.cluster(c.name)
+            if found and found.principal_id:
+                grants.append(role_assignment(found.principal_id, account))
+    if ctx.args.json:
+        doc = {
+            "dry_run": ctx.args.dry_run, "changed": bool(changes) and not ctx.args.dry_run
+            and not conflicts, "steps": [s.as_dict() for s in steps], "role_assignments": grants,
+        }  # fmt: skip
+        print(json.dumps(doc, indent=2), file=out)
+    else:
+        verb = {CREATE: "create", UPDATE: "update", UNCHANGED: "ok", CONFLICT: "CONFLICT"}
+        if ctx.args.dry_run:
+            verb |= {CREATE: "would create", UPDATE: "would update"}
+        width = max(len(f"{s.kind} {s.name}") for s in steps)
+        for s in steps:
+            print(f"  {verb[s.action]:<13} {f'{s.kind} {s.name}':<{width}}  {s.detail}", file=out)
+        if conflicts:
+            print(f"\n{len(conflicts)} conflict(s): nothing was changed.", file=out)
+        elif not changes:
+            print("\nNothing to change: the workspace has everything.", file=out)
+        elif ctx.args.dry_run:
+            print(f"\n{len(changes)} change(s) planned (dry run: nothing changed).", file=out)
+        else:
+            print(f"\n{len(changes)} change(s) made.", file=out)
+        if grants:
+            print(
+                "\nIf you may not assign roles yourself, ask an owner of the storage account "
+                "to run (the clusters' identities need it to read and write the datastore):",
+                file=out,
+            )
+            for grant in grants:
+                print(f"  {grant}", file=out)
+    return FAILED if conflicts else OK
+
+
+def cmd_check(ctx: Context, out) -> int:
+    from aml_bridge.settings import cluster_names
+    from aml_bridge.workspace_check import CheckInputs, run_checks
+    from snakemake_storage_plugin_azureml.query import parse_query
+
+    envs, comps, rules, runtime = _wanted(ctx)
+    inputs = CheckInputs(
+        cluster_names=cluster_names(ctx.settings), datastore=parse_query(ctx.prefix).datastore,
+        prefix=ctx.prefix, rules=rules, environments=envs, components=comps, runtime=runtime,
+        probe_timeout_s=ctx.args.probe_timeout, probe=not ctx.args.no_probe,
+    )  # fmt: skip
+    rows = []
+    for row in run_checks(_admin(ctx), inputs):
+        rows.append(row)
+        if not ctx.args.json:
+            print(f"  {MARK[row.ok]} {row.check}: {row.detail}", file=out, flush=True)
+            if not row.ok and row.fix:
+                print(f"      fix: {row.fix}", file=out, flush=True)
+    failed = [r for r in rows if not r.ok]
+    if ctx.args.json:
+        print(json.dumps({"ok": not failed, "checks": [r.as_dict() for r in rows]}, indent=2),
+              file=out)  # fmt: skip
+    else:
+        print(f"\n{len(rows) - len(failed)} ✓, {len(failed)} ✗", file=out)
+    return FAILED if failed else OK
+
+
+COMMANDS = {"setup": cmd_setup, "check": cmd_check}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        ctx = _context(args)
+        return COMMANDS[args.command](ctx, sys.stdout)
+    except UsageError as e:
+        print(f"aml-genomics {args.command}: {e}", file=sys.stderr)
+        return USAGE
+    except Exception as e:  # the workspace's answer, with its message, not a traceback
+        print(f"aml-genomics {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
+        return FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""What `aml-genomics` asks of and changes in the workspace, through the executor's MLClient
+(aml_bridge.client: one client, the SDK's retries off) and the one retry policy.
+
+Kept apart from the executor's job calls: these are administration (clusters, environments,
+components, data assets, probe jobs), run by a person before or between workflow runs.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from aml_bridge.client import AmlClient, sdk_job
+from aml_bridge.environments import EnvironmentSpec
+from aml_bridge.retry import call_with_retries
+from aml_bridge.workspace_plan import ClusterWanted, ComponentWanted
+
+TIERS = {"dedicated": "dedicated", "low_priority": "low_priority", "lowpriority": "low_priority"}
+
+
+@dataclass(frozen=True)
+class ClusterFound:
+    name: str
+    vm_size: str
+    min_nodes: int
+    max_nodes: int
+    idle_s: int
+    tier: str
+    identity: str | None  # system_assigned, user_assigned or None
+    principal_id: str | None = None  # of a system-assigned identity
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    status: str
+    start_s: float | None  # from submission to the node running the command
+    output: str
+
+
+class WorkspaceAdmin:
+    def __init__(self, client: AmlClient) -> None:
+        self.client = client
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        return call_with_retries(fn, self.client.backoff)
+
+    @property
+    def ml(self):
+        return self.client.ml
+
+    def workspace(self) -> Any:
+        return self._call(lambda: self.ml.workspaces.get(self.client.settings.workspace))
+
+    def cluster(self, name: str) -> ClusterFound | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            c = self._call(lambda: self.ml.compute.get(name))
+        except ResourceNotFoundError:
+            return None
+        identity = c.identity.type if c.identity and c.identity.type != "none" else None
+        return ClusterFound(
+            name, str(c.size).lower(), c.min_instances or 0, c.max_instances,
+            int(c.idle_time_before_scale_down or 0), TIERS.get(str(c.tier).lower(), str(c.tier)),
+            identity, getattr(c.identity, "principal_id", None) if identity else None,
+        )  # fmt: skip
+
+    def put_cluster(self, wanted: ClusterWanted) -> None:
+        from azure.ai.ml.entities import AmlCompute, IdentityConfiguration
+
+        compute = AmlCompute(
+            name=wanted.name, size=wanted.vm_size, min_instances=wanted.min_nodes,
+            max_instances=wanted.max_nodes, idle_time_before_scale_down=wanted.idle_s,
+            tier=wanted.tier, identity=IdentityConfiguration(type="system_assigned"),
+        )  # fmt: skip
+        self._call(lambda: self.ml.compute.begin_create_or_update(compute).result())
+
+    def has_environment(self, env: EnvironmentSpec) -> bool:
+        return self._exists(lambda: self.ml.environments.get(env.name, version=env.version))
+
+    def create_environment(self, env: EnvironmentSpec) -> None:
+        from azure.ai.ml.entities import Environment
+
+        entity = Environment(
+            name=env.name, version=env.version, image=env.image, conda_file=env.conda
+        )
+        self._call(lambda: self.ml.environments.create_or_update(entity))
+
+    def has_component(self, wanted: ComponentWanted) -> bool:
+        return self._exists(lambda: self.ml.components.get(wanted.name, version=wanted.version))
+
+    def create_component(self, wanted: ComponentWanted) -> None:
+        from azure.ai.ml import load_component
+
+        text = yaml.safe_dump(wanted.spec, sort_keys=False)
+        entity = load_component(source=io.StringIO(text))
+        self._call(lambda: self.ml.components.create_or_update(entity))
+
+    def _exists(self, get: Callable[[], Any]) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._call(get)
+            return True
+        except ResourceNotFoundError:
+            return False
+
+    def data_asset(self, name: str, version: str | None) -> Any:
+        """The data asset (version None: the latest); ResourceNotFoundError when absent."""
+        if version is None:
+            return self._call(lambda: self.ml.data.get(name, label="latest"))
+        return self._call(lambda: self.ml.data.get(name, version=version))
+
+    def run_probe(self, spec: dict[str, Any], timeout_s: float) -> ProbeResult:
+        """Submit the probe job, wait for it to end; its status, node start time and output."""
+        job = self._call(lambda: self.ml.jobs.create_or_update(sdk_job(spec)))
+        submitted, started = time.monotonic(), None
+        deadline = submitted + timeout_s
+        status = ""
+        while status not in ("Completed", "Failed", "Canceled"):
+            if time.monotonic() > deadline:
+                self.client.cancel(job.name)
+                return ProbeResult("TimedOut", None, f"no result within {timeout_s:.0f} s")
+            time.sleep(1)
+            state = self.client.get(job.name)
+            status = state.status if state else ""
+        # creation time from the job, start time from its run details (the executor's source)
+        details = self._call(lambda: self.ml.jobs._runs_operations.get_run_details(job.name))
+        created = getattr(job.creation_context, "created_at", None)
+        start = getattr(details, "start_time_utc", None)
+        if created and start:
+            started = max(0.0, (start - created).total_seconds())
+        log = self._log(job.name)
+        return ProbeResult(status, started, log)
+
+    def _log(self, name: str) -> str:
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.client.download_log(name, Path(tmp) / "std_log.txt")
+            return path.read_text() if path else ""

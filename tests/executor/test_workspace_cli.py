@@ -1,0 +1,119 @@
+"""`aml-genomics setup` and `check` against the local service, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.workflow import copy_workflow
+
+SETTINGS = ("SNAKEMAKE_AML_", "SNAKEMAKE_STORAGE_AZUREML_")
+
+
+def cli(service, wf: Path, demo: Path, *args: str, extra_env=None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS)}
+    env |= service.client_environment() | {
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "SNAKEMAKE_AML_SUBSCRIPTION": service.subscription_id,
+        "SNAKEMAKE_AML_RESOURCE_GROUP": service.resource_group,
+        "SNAKEMAKE_AML_WORKSPACE": service.workspace,
+        "SNAKEMAKE_AML_ENDPOINT": service.base_url,
+        **(extra_env or {}),
+    }
+    config = ["--config", f"samples={demo}/samples.tsv", f"reference={demo}/reference.fa"]
+    return subprocess.run(
+        [sys.executable, "-m", "aml_bridge.cli", *args, "--profile", "workflow_profiles/aml",
+         *config],
+        cwd=wf, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+def as_json(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.stdout, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture
+def wf(tmp_path: Path) -> Path:
+    return copy_workflow(tmp_path / "wf")
+
+
+def test_setup_then_check_all_pass_and_setup_again_changes_nothing(
+    fresh_aml_service, wf, demo_data
+):
+    service = fresh_aml_service()
+    dry = cli(service, wf, demo_data, "setup", "--dry-run")
+    assert dry.returncode == 0 and "would create  environment env-bwa:" in dry.stdout
+    assert "dry run: nothing changed" in dry.stdout
+    first = as_json(cli(service, wf, demo_data, "setup", "--json"))
+    assert first["changed"]
+    made = {s["name"].split(":")[0] for s in first["steps"] if s["action"] == "create"}
+    assert {"env-bwa", "env-fastqc", "env-samtools", "env-multiqc", "bwa_mem", "multiqc"} <= made
+    assert "az role assignment create --assignee" in first["role_assignments"][0]
+    again = cli(service, wf, demo_data, "setup")
+    assert again.returncode == 0, again.stderr
+    assert "Nothing to change: the workspace has everything." in again.stdout
+    check = cli(service, wf, demo_data, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "✗" not in check.stdout.replace("0 ✗", "")
+    assert "✓ probe job on genomics-cluster: read and wrote workspaceblobstore" in check.stdout
+    assert "node started after" in check.stdout
+    # a change in a conda file: a new environment version and new component versions; the
+    # old ones remain registered
+    old = {s["name"] for s in first["steps"] if s["kind"] != "cluster"}
+    bwa = wf / "envs" / "bwa.yaml"
+    bwa.write_text(bwa.read_text() + "  - bioconda::htslib=1.20\n")
+    changed = as_json(cli(service, wf, demo_data, "setup", "--json"))
+    created = {s["name"] for s in changed["steps"] if s["action"] == "create"}
+    assert {n.split(":")[0] for n in created} == {"env-bwa", "bwa_index", "bwa_mem"}
+    assert not created & old
+    ml = service.ml_client()
+    for name in old | created:
+        kind, version = name.split(":")
+        ops = ml.environments if kind.startswith("env-") else ml.components
+        assert ops.get(kind, version=version).version == version
+
+
+def test_check_names_each_problem_with_its_fix(fresh_aml_service, wf, demo_data):
+    service = fresh_aml_service(cluster_identities=["genomics-cluster=none"])
+    closed = {"SNAKEMAKE_STORAGE_AZUREML_DATASTORES": "workspaceblobstore=https://127.0.0.1:9/c1"}
+    proc = cli(service, wf, demo_data, "check", "--json", extra_env=closed)
+    assert proc.returncode == 1
+    rows = {r["check"]: r for r in as_json(proc)["checks"]}
+    assert rows["workspace local-ws"]["ok"]
+    identity = rows["cluster genomics-cluster identity"]
+    assert not identity["ok"] and "--identity-type SystemAssigned" in identity["fix"]
+    store = rows["datastore workspaceblobstore from here"]
+    assert not store["ok"] and "Storage Blob Data Contributor" in store["fix"]
+    missing = [r for name, r in rows.items() if name.startswith("environment env-bwa:")]
+    assert missing and not missing[0]["ok"] and "aml-genomics setup" in missing[0]["fix"]
+    assert not rows["probe job on genomics-cluster"]["ok"]
+    # readable form: the same, with a ✗ and a fix line each
+    text = cli(service, wf, demo_data, "check", extra_env=closed).stdout
+    assert "✗ cluster genomics-cluster identity" in text and "fix: az ml compute update" in text
+
+
+def test_usage_errors_exit_2(aml_service, wf, demo_data):
+    proc = cli(aml_service, wf, demo_data, "check", "--aml-subscription", "not-a-guid",
+               extra_env={"SNAKEMAKE_AML_ENDPOINT": ""})  # fmt: skip
+    assert proc.returncode == 2 and "is not a subscription id" in proc.stderr
+    bad = cli(aml_service, wf, demo_data, "setup", "--cluster", "genomics-cluster")
+    assert bad.returncode == 2 and "--cluster 'genomics-cluster' is not NAME=VM_SIZE" in bad.stderr
+    for command in ("setup", "check"):
+        helped = subprocess.run([sys.executable, "-m", "aml_bridge.cli", command, "--help"],
+                                capture_output=True, text=True)  # fmt: skip
+        assert helped.returncode == 0 and "--aml-workspace" in helped.stdout
+
+
+def test_console_script_is_declared():
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, func = scripts["aml-genomics"].partition(":")
+    assert callable(getattr(__import__(module, fromlist=[func]), func))
