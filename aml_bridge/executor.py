@@ -27,27 +27,11 @@ from aml_bridge.job_facts import job_facts
 from aml_bridge.logs import excerpt, log_path
 from aml_bridge.names import experiment_name
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
-from aml_bridge.retry import refused
+from aml_bridge.polling import StatusPoller
 from aml_bridge.run_state import finished_run, remember_run, unfinished_run
-from aml_bridge.status import (
-    LOST,
-    Outcome,
-    canceled_by_time_limit,
-    next_interval,
-    outcome,
-    restarted,
-)
-from aml_bridge.translate import (
-    CommandJobSpec,
-    JobFacts,
-    RunContext,
-    build_spec,
-    timeout_seconds,
-)
-
-# Rounds a submitted job may be missing from the batch lookup (eventual consistency) before it
-# is looked up by name.
-MISSING_ROUNDS_BEFORE_GET = 3
+from aml_bridge.specs.command import CommandJobSpec, build_spec
+from aml_bridge.specs.common import JobFacts, RunContext, timeout_seconds
+from aml_bridge.status import LOST, Outcome, canceled_by_time_limit, outcome, restarted
 
 
 class Executor(RemoteExecutor):
@@ -58,15 +42,16 @@ class Executor(RemoteExecutor):
         resumed = None if s.run_id or s.spec_dir else unfinished_run()
         self.run_id = s.run_id or resumed or uuid.uuid4().hex[:8]
         self.adopting = bool(s.run_id or resumed)  # jobs found by name are not submitted again
-        self._server_wait: float | None = None  # set by _log_retry, from the first call on
+        experiment = s.experiment or experiment_name(Path(self.workflow.workdir_init).name)
         self.client = AmlClient(s, on_retry=self._log_retry)
+        self.poller = StatusPoller(self.client, experiment, s.status_interval, self.logger)
         clusters = self._read_clusters()  # before any upload: a missing cluster ends the run
         env_vars, withheld = job_env_vars(self.envvars())
         self._warn_about_setup(withheld)
         self._upload_local_inputs()
         self.run = RunContext(
             run_id=self.run_id,
-            experiment=s.experiment or experiment_name(Path(self.workflow.workdir_init).name),
+            experiment=experiment,
             compute=aml_settings.default_compute(s),
             base_image=s.base_image,
             pip=remote_requirements(version("snakemake"), s.remote_pip or []),
@@ -81,7 +66,6 @@ class Executor(RemoteExecutor):
         )
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
         self.next_seconds_between_status_checks = s.status_interval
-        self._missing: dict[str, int] = {}
         self._init_watch()
         if not s.spec_dir:  # from now on jobs may be submitted: a kill leaves them to adopt
             remember_run(self.run_id)
@@ -107,7 +91,6 @@ class Executor(RemoteExecutor):
         """What the status rounds remember between rounds."""
         self._last_status: dict[str, str] = {}
         self._canceled_here: set[str] = set()  # canceled by this run (Ctrl-C, stalled jobs)
-        self._batch_refused_said = False
         # Jobs (rule, outputs) never to be sent again, with the reason their next attempt fails
         # at once: Snakemake has no hook to stop its retries of a failed job.
         self._refused: dict[tuple[str, tuple[str, ...]], str] = {}
@@ -157,7 +140,7 @@ class Executor(RemoteExecutor):
         )
 
     def _log_retry(self, error: BaseException, wait: float) -> None:
-        self._server_wait = max(self._server_wait or 0.0, wait)
+        self.poller.server_asked(wait)
         self.logger.warning(f"aml: {type(error).__name__}: {error}; retrying in {wait:.1f} s")
 
     # submission
@@ -219,19 +202,18 @@ class Executor(RemoteExecutor):
                 submitted.append(info)
         if not submitted:
             return
-        self._server_wait = None
         try:
             async with self.status_rate_limiter:
-                states = self._statuses([info.external_jobid for info in submitted])
+                states = self.poller.round([info.external_jobid for info in submitted])
         except Exception as e:  # a status round that fails never fails a job
             self.logger.warning(f"aml: status request failed ({e}); jobs stay active")
             for info in submitted:
                 yield info
-            self._set_interval(changed=False)
+            self.next_seconds_between_status_checks = self.poller.next_round(changed=False)
             return
         changed = False
         for info in submitted:
-            state = states.get(info.external_jobid) or self._lookup_missing(info)
+            state = states[info.external_jobid]
             if state is not None:
                 self._note_restart(info, state.status)
             result = outcome(state.status) if state else Outcome.ACTIVE
@@ -239,29 +221,13 @@ class Executor(RemoteExecutor):
                 yield info
                 continue
             changed = True
-            self._missing.pop(info.external_jobid, None)
+            self.poller.forget(info.external_jobid)
             self._last_status.pop(info.external_jobid, None)
             if result is Outcome.SUCCEEDED:
                 self.report_job_success(info)
             else:
                 self._report_failure(info, state, result)
-        self._set_interval(changed)
-
-    def _statuses(self, names: list[str]) -> dict[str, JobState]:
-        """The batch lookup; when it is refused (a 4xx other than 408/429: e.g. a role without
-        run-history access), this round's jobs are looked up one GET each instead."""
-        try:
-            return self.client.statuses(self.run.experiment, names)
-        except Exception as e:
-            if not refused(e):
-                raise
-            if not self._batch_refused_said:
-                self._batch_refused_said = True
-                self.logger.warning(
-                    f"aml: the batch status lookup was refused ({e}); "
-                    "jobs are looked up one request each instead"
-                )
-        return {name: state for name in names if (state := self.client.get(name)) is not None}
+        self.next_seconds_between_status_checks = self.poller.next_round(changed)
 
     def _note_restart(self, info: SubmittedJobInfo, status: str) -> None:
         """Preemption of a low-priority node: Azure ML queues the same job again and restarts
@@ -274,25 +240,6 @@ class Executor(RemoteExecutor):
                 f"aml: job {name} ({facts.label}) went from {previous} back to {status}: "
                 "Azure ML restarts it (its low-priority node was preempted)"
             )
-
-    def _lookup_missing(self, info: SubmittedJobInfo) -> JobState | None:
-        name = info.external_jobid
-        self._missing[name] = self._missing.get(name, 0) + 1
-        if self._missing[name] < MISSING_ROUNDS_BEFORE_GET:
-            return None
-        try:
-            return self.client.get(name) or JobState(name, LOST)
-        except Exception as e:
-            self.logger.warning(f"aml: looking up {name} failed ({e})")
-            return None
-
-    def _set_interval(self, changed: bool) -> None:
-        self.next_seconds_between_status_checks = next_interval(
-            self.next_seconds_between_status_checks,
-            self.settings.status_interval,
-            changed,
-            self._server_wait,
-        )
 
     def _report_failure(self, info: SubmittedJobInfo, state: JobState, result: Outcome) -> None:
         facts: JobFacts = info.aux["facts"]

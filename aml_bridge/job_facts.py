@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aml_bridge.translate import JobFacts
+from aml_bridge.specs.common import JobFacts
 
 
 def _conda_file(job) -> tuple[str, str] | None:

@@ -15,9 +15,11 @@ from throttler import Throttler
 
 from aml_bridge.client import AmlClient, JobState
 from aml_bridge.environments import remote_requirements
-from aml_bridge.executor import MISSING_ROUNDS_BEFORE_GET, Executor
+from aml_bridge.executor import Executor
+from aml_bridge.polling import MISSING_ROUNDS_BEFORE_GET, StatusPoller
 from aml_bridge.settings import DEFAULT_BASE_IMAGE, ExecutorSettings
-from aml_bridge.translate import JobFacts, RunContext, build_spec
+from aml_bridge.specs.command import build_spec
+from aml_bridge.specs.common import JobFacts, RunContext
 from tests.local_service.helpers import wait_for
 
 HELD = 499  # jobs kept Queued (active) through every round: 500 active with the ghost
@@ -45,7 +47,7 @@ def status_executor(service, run: RunContext, reports: Reports) -> Executor:
     executor.status_rate_limiter = Throttler(rate_limit=100)
     executor.logger = logging.getLogger(__name__)
     executor.next_seconds_between_status_checks = settings.status_interval
-    executor._server_wait, executor._missing = None, {}
+    executor.poller = StatusPoller(executor.client, run.experiment, 1, executor.logger)
     executor._init_watch()
     executor.report_job_success = lambda info: reports.succeeded.append(info.external_jobid)
 
