@@ -1,4 +1,5 @@
-"""The Snakemake executor: every job an Azure ML command job.
+"""The Snakemake executor: every job an Azure ML command job, every group of independent jobs
+one pipeline job with one parallel step (aml_bridge/specs).
 
 Submission happens in a bounded thread pool; the job's Azure ML name is deterministic, so the
 job is reported as submitted at once and the status rounds pick up the submission's outcome.
@@ -6,6 +7,7 @@ job is reported as submitted at once and the status rounds pick up the submissio
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,8 +24,9 @@ from aml_bridge import settings as aml_settings
 from aml_bridge.client import AmlClient, JobState, RunEnd
 from aml_bridge.clusters import Cluster, parse_instance_table
 from aml_bridge.environments import remote_requirements
+from aml_bridge.group_files import GroupFiles, group_root
 from aml_bridge.job_env import job_env_vars
-from aml_bridge.job_facts import job_facts
+from aml_bridge.job_facts import independent_group, job_facts
 from aml_bridge.logs import excerpt, log_path
 from aml_bridge.names import experiment_name
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
@@ -31,6 +34,12 @@ from aml_bridge.polling import StatusPoller
 from aml_bridge.run_state import finished_run, remember_run, unfinished_run
 from aml_bridge.specs.command import CommandJobSpec, build_spec
 from aml_bridge.specs.common import JobFacts, RunContext, timeout_seconds
+from aml_bridge.specs.pipeline import (
+    ENTRY_SCRIPT,
+    PipelineJobSpec,
+    build_pipeline_spec,
+    members_of,
+)
 from aml_bridge.status import LOST, Outcome, canceled_by_time_limit, outcome, restarted
 
 
@@ -63,6 +72,7 @@ class Executor(RemoteExecutor):
             tags=aml_settings.extra_tags(s),
             env_vars=env_vars,
             plugin_bundle=self._publish_plugin_bundle(),
+            group_root=self._group_root(),
         )
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
         self.next_seconds_between_status_checks = s.status_interval
@@ -94,6 +104,8 @@ class Executor(RemoteExecutor):
         # Jobs (rule, outputs) never to be sent again, with the reason their next attempt fails
         # at once: Snakemake has no hook to stop its retries of a failed job.
         self._refused: dict[tuple[str, tuple[str, ...]], str] = {}
+        # Groups (rule, outputs) → ids of members that succeeded: a retry reruns the others.
+        self._group_done: dict[tuple[str, tuple[str, ...]], set[str]] = {}
 
     def _warn_about_setup(self, withheld: list[str]) -> None:
         s, storage = self.settings, self.workflow.storage_settings
@@ -125,6 +137,15 @@ class Executor(RemoteExecutor):
         self.logger.debug(f"aml: storage plugin for the jobs at {bundle.uri}")
         return bundle.uri
 
+    def _group_root(self) -> str | None:
+        """Where groups run as parallel steps keep their files (azureml default storage only)."""
+        storage = self.workflow.storage_settings
+        if storage.default_storage_provider != "azureml" or not storage.default_storage_prefix:
+            return None
+        provider = self.workflow.storage_registry.default_storage_provider
+        self.group_files = GroupFiles(provider.datastore)
+        return group_root(storage.default_storage_prefix)
+
     def _upload_local_inputs(self) -> None:
         """The local inputs the workflow staged for the datastore go up before any job (those
         already there unchanged are skipped); dry runs never get here, so they upload nothing."""
@@ -147,8 +168,12 @@ class Executor(RemoteExecutor):
 
     def run_job(self, job: JobExecutorInterface) -> None:
         try:
-            facts = job_facts(job, self.format_job_exec(job))
-            spec = build_spec(self.run, facts)
+            if independent_group(job):
+                facts = job_facts(job, "")  # the members' commands run, not the group's
+                spec: CommandJobSpec | PipelineJobSpec = self._group_spec(job, facts)
+            else:
+                facts = job_facts(job, self.format_job_exec(job))
+                spec = build_spec(self.run, facts)
         except ValueError as e:
             self.report_job_error(SubmittedJobInfo(job), msg=f"aml: {e}")
             return
@@ -165,22 +190,48 @@ class Executor(RemoteExecutor):
             )
             return
         future = self.pool.submit(self._submit, spec)
-        self.report_job_submission(
-            SubmittedJobInfo(job, external_jobid=spec.name, aux={"facts": facts, "submit": future})
-        )
+        aux = {"facts": facts, "submit": future, "spec": spec}
+        self.report_job_submission(SubmittedJobInfo(job, external_jobid=spec.name, aux=aux))
 
-    def _write_spec(self, spec: CommandJobSpec) -> Path:
-        path = Path(self.settings.spec_dir) / f"{spec.name}.yaml"
+    def _group_spec(self, job: JobExecutorInterface, facts: JobFacts) -> PipelineJobSpec:
+        """The pipeline job of a group's attempt. Snakemake removes the outputs of every member
+        of a failed group before its retry, unless --keep-incomplete: then members that
+        succeeded in an earlier attempt keep their outputs on the datastore and are left out."""
+        members = members_of([job_facts(m, self.format_job_exec(m)) for m in job.jobs])
+        keep = self.workflow.execution_settings.keep_incomplete
+        done = self._group_done.get((facts.rule, facts.outputs), set()) if keep else set()
+        members = tuple(m for m in members if m.id not in done) or members
+        return build_pipeline_spec(self.run, facts, job.groupid, members)
+
+    def _write_spec(self, spec: CommandJobSpec | PipelineJobSpec) -> Path:
+        folder = Path(self.settings.spec_dir)
+        path = folder / f"{spec.name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(spec.to_yaml(), sort_keys=False))
+        if isinstance(spec, PipelineJobSpec):  # runnable as written: code beside it, items up
+            self.group_files.upload_manifests(spec)
+            body = spec.to_yaml(self._member_code(folder).name)
+        else:
+            body = spec.to_yaml()
+        path.write_text(yaml.safe_dump(body, sort_keys=False))
         return path
 
-    def _submit(self, spec: CommandJobSpec) -> JobState:
+    def _member_code(self, folder: Path) -> Path:
+        """The parallel step's code folder (the entry script alone) under `folder`."""
+        code = folder / "member_code"
+        code.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(__file__).with_name(ENTRY_SCRIPT), code / ENTRY_SCRIPT)
+        return code
+
+    def _submit(self, spec: CommandJobSpec | PipelineJobSpec) -> JobState:
         """Adopt the job when a restarted run (same run id) already submitted it."""
         existing = self.client.get(spec.name) if self.adopting else None
         if existing is not None:
             return existing
         self.client.ensure_environment(spec.environment)
+        if isinstance(spec, PipelineJobSpec):
+            self.group_files.upload_manifests(spec)
+            code = self._member_code(Path(".snakemake/aml")).resolve()
+            return self.client.submit(spec.to_yaml(str(code), inline_environment=False))
         return self.client.submit(spec.to_yaml(inline_environment=False))
 
     # status
@@ -224,6 +275,7 @@ class Executor(RemoteExecutor):
             self.poller.forget(info.external_jobid)
             self._last_status.pop(info.external_jobid, None)
             if result is Outcome.SUCCEEDED:
+                self._log_members(info)
                 self.report_job_success(info)
             else:
                 self._report_failure(info, state, result)
@@ -255,12 +307,73 @@ class Executor(RemoteExecutor):
             reason = f"{state.status}: {error}"
         studio_url = info.aux["submit"].result().studio_url  # status lookups do not carry it
         msg = f"aml: job {name} {reason}.\nStudio: {studio_url or 'n/a'}\n"
+        spec = info.aux.get("spec")
+        if isinstance(spec, PipelineJobSpec):
+            detail, aux_logs = self._group_detail(spec, facts, result)
+        else:
+            detail, aux_logs = "", []
+            log = self._download_log(facts, name)
+            if log is not None:
+                aux_logs.append(str(log))
+                detail = f"From {log}:\n{excerpt(log)}\n"
+        self.report_job_error(info, msg=msg + detail, aux_logs=aux_logs)
+
+    def _succeeded_members(self, spec: PipelineJobSpec, facts: JobFacts) -> set[str]:
+        """Members of the group's attempt that returned a row; remembered for its retry."""
+        try:
+            done = self.group_files.succeeded(spec)
+        except Exception as e:
+            self.logger.warning(f"aml: reading the results of {spec.name} failed ({e})")
+            return set()
+        self._group_done.setdefault((facts.rule, facts.outputs), set()).update(done)
+        return done
+
+    def _log_members(self, info: SubmittedJobInfo) -> None:
+        spec = info.aux.get("spec")
+        if not isinstance(spec, PipelineJobSpec):
+            return
+        done = self._succeeded_members(spec, info.aux["facts"])
+        for member in spec.members:
+            if member.id in done:
+                self.logger.info(f"aml: {spec.display_name}: {member.facts.label} done")
+
+    def _group_detail(
+        self, spec: PipelineJobSpec, facts: JobFacts, result: Outcome
+    ) -> tuple[str, list[str]]:
+        """Which members did not succeed, with the step's error and each member's own log."""
+        done = self._succeeded_members(spec, facts)
+        failed = [m for m in spec.members if m.id not in done]
+        lines = [] if result is not Outcome.FAILED else self._step_errors(spec.name)
         aux_logs = []
-        log = self._download_log(facts, name)
-        if log is not None:
+        for member in failed:
+            f = member.facts
+            wildcards = ", ".join(f"{k}={v}" for k, v in sorted(f.wildcards.items()))
+            dest = log_path(f.rule, f.wildcards, facts.attempt)
+            try:
+                log = self.group_files.member_log(spec, member, dest)
+            except Exception as e:
+                self.logger.warning(f"aml: downloading the log of {f.label} failed ({e})")
+                log = None
+            where = wildcards or "no wildcards"
+            head = f"Member {f.label} (rule {f.rule}, {where}) did not succeed"
+            if log is None:
+                lines.append(f"{head}; it left no log (not run).")
+                continue
             aux_logs.append(str(log))
-            msg += f"From {log}:\n{excerpt(log)}\n"
-        self.report_job_error(info, msg=msg, aux_logs=aux_logs)
+            lines.append(f"{head}. From {log}:\n{excerpt(log)}")
+        lines.append(
+            f"{len(done)} of {len(spec.members)} member(s) succeeded; "
+            "with --keep-incomplete a retry of the group reruns only the others."
+        )
+        return "\n".join(lines) + "\n", aux_logs
+
+    def _step_errors(self, name: str) -> list[str]:
+        """The parallel step's own error (what its logs/job_result.txt says)."""
+        try:
+            return [f"Step: {message}" for message in self.client.step_errors(name)]
+        except Exception as e:
+            self.logger.warning(f"aml: reading the step errors of {name} failed ({e})")
+            return []
 
     def _cancel_stalled(self, name: str, status: str) -> str:
         """NotResponding (or Paused) may resume: cancel the job before its attempt counts as
@@ -307,6 +420,12 @@ class Executor(RemoteExecutor):
         except Exception as e:
             self.logger.warning(f"aml: downloading the log of {name} failed ({e})")
             return None
+
+    def report_job_error(self, job_info: SubmittedJobInfo, msg=None, **kwargs) -> None:  # noqa: ANN001
+        """Snakemake logs no message of a failed group job (GroupJob.log_error drops it)."""
+        if msg and job_info.job is not None and job_info.job.is_group():
+            self.logger.error(msg)
+        super().report_job_error(job_info, msg, **kwargs)
 
     # cancellation
 

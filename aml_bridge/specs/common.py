@@ -39,6 +39,7 @@ class JobFacts:
     command: str
     container_image: str | None = None
     conda_file: tuple[str, str] | None = None  # (path, text)
+    retries: int = 0  # the rule's retries (a parallel step's retry_settings.max_retries)
 
     @property
     def label(self) -> str:
@@ -68,6 +69,8 @@ class RunContext:
     env_vars: dict[str, str] = field(default_factory=dict)
     # azureml:// folder URI of the storage plugin bundle (aml_bridge.plugin_bundle), if any
     plugin_bundle: str | None = None
+    # azureml:// folder under which groups run as parallel steps keep their files, if any
+    group_root: str | None = None
 
 
 def display_name(rule: str, wildcards: dict[str, str]) -> str:
