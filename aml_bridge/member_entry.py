@@ -1,17 +1,21 @@
 """Entry script of a group's parallel step: each item is one member's manifest (a Snakemake job).
 
 Shipped as the step's code and run by Azure ML's parallel runtime, so standard library only.
-`run()` runs each member's own `python -m snakemake ...` command, its output in
-`<--logs>/<member id>.log`, and returns one row (the member id) per member that succeeded; a
-failed member raises, so the runtime retries its mini-batch (members that already succeeded in
-this step leave an `.ok` mark and are not run again).
+`run()` runs each member's own `python -m snakemake ...` command in a fresh working folder
+(the worker processes of a node share one, and a Snakemake job deploys the workflow's sources
+into its working folder and cleans up there), its output in `<--logs>/<member id>.log`, and
+returns one row (the member id) per member that succeeded; a failed member raises, so the
+runtime retries its mini-batch (members that already succeeded in this step leave an `.ok`
+mark and are not run again).
 """
 
 import argparse
 import json
 import logging
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 ARGS = argparse.Namespace()
@@ -33,10 +37,18 @@ def _run_member(member: dict) -> int:
     env = dict(os.environ)
     if ARGS.plugins:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [ARGS.plugins, env.get("PYTHONPATH")]))
-    with open(logs / f"{member['id']}.log", "w") as out:
-        code = subprocess.call(
-            ["/bin/bash", "-c", member["command"]], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
+    workdir = tempfile.mkdtemp(prefix=f"member-{member['id']}-")
+    try:
+        with open(logs / f"{member['id']}.log", "w") as out:
+            code = subprocess.call(
+                ["/bin/bash", "-c", member["command"]],
+                cwd=workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     if code == 0:
         (logs / f"{member['id']}.ok").touch()
     return code

@@ -41,7 +41,10 @@ def run(mini_batch):
 """
 
 
-def _pipeline(tmp_path: Path, env: str, folder: str, **node) -> tuple[str, object]:
+def pipeline_job(
+    tmp_path: Path, env: str, folder: str, experiment: str = "pipelines", **node
+) -> tuple[str, object]:
+    """A pipeline job with one parallel node over the files of `folder` (name, SDK job)."""
     from azure.ai.ml import load_job
 
     code = tmp_path / "code"
@@ -75,7 +78,7 @@ def _pipeline(tmp_path: Path, env: str, folder: str, **node) -> tuple[str, objec
         "$schema": "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json",
         "type": "pipeline",
         "name": name,
-        "experiment_name": "pipelines",
+        "experiment_name": experiment,
         "inputs": {"items": {"type": "uri_folder", "path": folder}},
         "outputs": {"rows": {"type": "uri_file"}},
         "jobs": {"members": step},
@@ -83,7 +86,7 @@ def _pipeline(tmp_path: Path, env: str, folder: str, **node) -> tuple[str, objec
     return name, load_job(io.StringIO(yaml.safe_dump(spec)))
 
 
-def _items(service, names: list[str]) -> str:
+def items_folder(service, names: list[str]) -> str:
     """A folder of one small file per item on the blob datastore; its azureml:// URI."""
     folder = f"items-{uuid.uuid4().hex[:8]}"
     container = service.container()
@@ -105,7 +108,7 @@ def test_items_run_in_mini_batches_with_retries_and_rows(aml_service, tmp_path):
     ml = aml_service.ml_client()
     env = ensure_environment(ml)
     items = ["a.txt", "b.txt", "c.txt", "flaky.txt", "e.txt"]
-    name, job = _pipeline(tmp_path, env, _items(aml_service, items))
+    name, job = pipeline_job(tmp_path, env, items_folder(aml_service, items))
     ml.jobs.create_or_update(job)
     assert wait_for(ml, name, timeout_s=120).status == "Completed"
 
@@ -125,10 +128,10 @@ def test_items_run_in_mini_batches_with_retries_and_rows(aml_service, tmp_path):
     assert any(n.startswith("user/stdout/node") for n in names)
 
 
-def test_item_failing_every_try_fails_step_and_pipeline(aml_service, tmp_path):
+def test_item_failing_every_try_fails_step_andpipeline_job(aml_service, tmp_path):
     ml = aml_service.ml_client()
-    name, job = _pipeline(
-        tmp_path, ensure_environment(ml), _items(aml_service, ["a.txt", "bad.txt"])
+    name, job = pipeline_job(
+        tmp_path, ensure_environment(ml), items_folder(aml_service, ["a.txt", "bad.txt"])
     )
     ml.jobs.create_or_update(job)
     assert wait_for(ml, name, timeout_s=120).status == "Failed"
@@ -147,10 +150,10 @@ def test_item_failing_every_try_fails_step_and_pipeline(aml_service, tmp_path):
 
 def test_run_longer_than_the_default_timeout_is_killed_and_retried(aml_service, tmp_path):
     ml = aml_service.ml_client()
-    name, job = _pipeline(
+    name, job = pipeline_job(
         tmp_path,
         ensure_environment(ml),
-        _items(aml_service, ["slow.txt"]),
+        items_folder(aml_service, ["slow.txt"]),
         retry_settings={"max_retries": 1, "timeout": 1},
         environment_variables={"MARKS": str(tmp_path / "marks"), "SLOW": "30"},
     )
@@ -169,10 +172,10 @@ def _alive(pid: int) -> bool:
 
 def test_cancel_reaches_every_worker(aml_service, tmp_path):
     ml = aml_service.ml_client()
-    name, job = _pipeline(
+    name, job = pipeline_job(
         tmp_path,
         ensure_environment(ml),
-        _items(aml_service, ["slow1.txt", "slow2.txt", "slow3.txt"]),
+        items_folder(aml_service, ["slow1.txt", "slow2.txt", "slow3.txt"]),
         environment_variables={"MARKS": str(tmp_path / "marks"), "SLOW": "120"},
     )
     ml.jobs.create_or_update(job)
@@ -197,11 +200,11 @@ def test_pipeline_needs_the_user_token_and_nodes_within_the_cluster(aml_service,
 
     ml = aml_service.ml_client()
     env = ensure_environment(ml)
-    folder = _items(aml_service, ["a.txt"])
-    name, job = _pipeline(tmp_path, env, folder, resources={"instance_count": 99})
+    folder = items_folder(aml_service, ["a.txt"])
+    name, job = pipeline_job(tmp_path, env, folder, resources={"instance_count": 99})
     with pytest.raises(HttpResponseError, match="instance_count: 99 nodes requested"):
         ml.jobs.create_or_update(job)
-    name, job = _pipeline(tmp_path, env, folder)
+    name, job = pipeline_job(tmp_path, env, folder)
     body = job._to_rest_object().as_dict()
     body["properties"]["jobs"] = {}  # a body without nodes, sent without x-azureml-token
     status, _, answer = api_call(
