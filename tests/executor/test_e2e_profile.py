@@ -183,11 +183,10 @@ def test_aml_profile_values_reach_the_job_specs(tmp_path, aml_run, aml_workflow)
     assert not [
         r for r, spec in by_rule.items() if spec["type"] == "command" and "resources" in spec
     ]
-    # FastQC and BWA-MEM are parallel steps; each step on the smallest cluster its members fit
-    fastqc, bwa = (by_rule[r]["jobs"]["members"] for r in ("fastqc", "bwa_mem"))
-    assert (fastqc["type"], bwa["type"]) == ("parallel", "parallel")
-    assert fastqc["compute"] == f"azureml:{QC_CLUSTER}"
-    assert bwa["compute"] == "azureml:genomics-cluster"
+    # FastQC is a parallel step on the smallest cluster its members fit (BWA-MEM waits for
+    # the index, which a spec-only run never makes)
+    fastqc = by_rule["fastqc"]["jobs"]["members"]
+    assert fastqc["type"] == "parallel" and fastqc["compute"] == f"azureml:{QC_CLUSTER}"
     assert fastqc["retry_settings"]["timeout"] == 60 * 60  # the default profile's runtime
     assert fastqc["max_concurrency_per_instance"] == 2  # 2 cores / 1 thread
     # the clusters were read from the workspace; nothing was submitted

@@ -47,6 +47,17 @@ rule slow:
         "sleep 300; touch {output}"
 
 
+rule long:
+    output:
+        "results/long.txt",
+    group:
+        "long"
+    resources:
+        runtime=3,
+    shell:
+        "sleep 65; touch {output}"
+
+
 rule chain_a:
     output:
         "results/chain/a.txt",
@@ -135,6 +146,15 @@ def test_failed_member_fails_the_group_naming_it_and_a_retry_reruns_only_it(
     assert "make[1 jobs]: make[s=c] done" in err
     names = aml_run.blob_names()
     assert {f"{aml_run.path}/{t}" for t in targets} <= names
+
+
+@pytest.mark.slow
+def test_member_running_longer_than_azure_mls_default_timeout_completes(aml_run, groups_workflow):
+    """retry_settings.timeout defaults to 60 s per run() call; the step gets the rule's runtime."""
+    wf = groups_workflow
+    proc = snakemake(wf, *_args(aml_run, wf, "results/long.txt"))
+    assert "long[1 jobs]: long done" in proc.stderr
+    assert f"{aml_run.path}/results/long.txt" in aml_run.blob_names()
 
 
 def test_sigint_cancels_the_pipeline_its_step_and_workers(aml_run, groups_workflow):
