@@ -106,6 +106,7 @@ class Executor(RemoteExecutor):
         self._refused: dict[tuple[str, tuple[str, ...]], str] = {}
         # Groups (rule, outputs) → ids of members that succeeded: a retry reruns the others.
         self._group_done: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+        self._members_said: dict[str, set[str]] = {}  # pipeline job → members logged as done
 
     def _warn_about_setup(self, withheld: list[str]) -> None:
         s, storage = self.settings, self.workflow.storage_settings
@@ -269,6 +270,7 @@ class Executor(RemoteExecutor):
                 self._note_restart(info, state.status)
             result = outcome(state.status) if state else Outcome.ACTIVE
             if result is Outcome.ACTIVE:
+                self._log_progress(info)
                 yield info
                 continue
             changed = True
@@ -330,12 +332,28 @@ class Executor(RemoteExecutor):
 
     def _log_members(self, info: SubmittedJobInfo) -> None:
         spec = info.aux.get("spec")
-        if not isinstance(spec, PipelineJobSpec):
+        if isinstance(spec, PipelineJobSpec):
+            self._say_done(spec, self._succeeded_members(spec, info.aux["facts"]))
+
+    def _log_progress(self, info: SubmittedJobInfo) -> None:
+        """Members of a running step as they finish: a long step is not silent."""
+        spec = info.aux.get("spec")
+        if not isinstance(spec, PipelineJobSpec) or not info.aux["submit"].done():
             return
-        done = self._succeeded_members(spec, info.aux["facts"])
+        try:
+            self._say_done(spec, self.group_files.finished(spec))
+        except Exception as e:  # progress only: the end of the step reports what counts
+            self.logger.debug(f"aml: reading the progress of {spec.name} failed ({e})")
+
+    def _say_done(self, spec: PipelineJobSpec, done: set[str]) -> None:
+        said = self._members_said.setdefault(spec.name, set())
         for member in spec.members:
-            if member.id in done:
-                self.logger.info(f"aml: {spec.display_name}: {member.facts.label} done")
+            if member.id in done and member.id not in said:
+                said.add(member.id)
+                self.logger.info(
+                    f"aml: {spec.display_name}: {member.facts.label} done "
+                    f"({len(said)} of {len(spec.members)})"
+                )
 
     def _group_detail(
         self, spec: PipelineJobSpec, facts: JobFacts, result: Outcome

@@ -48,6 +48,14 @@ class GroupFiles:
             datastore.retrieve_file(entry, local)
             return {line.split()[0] for line in local.read_text().splitlines() if line.strip()}
 
+    def finished(self, spec: PipelineJobSpec) -> set[str]:
+        """Ids of the members the step has finished so far (their `.ok` marks beside the logs,
+        on the datastore while the step runs: the logs output is mounted read-write)."""
+        datastore, path = self._at(spec.logs_uri)
+        entries, _ = datastore.list(f"{path}/")
+        names = (e.name.rsplit("/", 1)[-1] for e in entries)
+        return {n.removesuffix(".ok") for n in names if n.endswith(".ok")}
+
     def member_log(self, spec: PipelineJobSpec, member: Member, dest: Path) -> Path | None:
         """The member's own log at dest, or None when the step left none."""
         datastore, path = self._at(f"{spec.logs_uri}{member.id}.log")

@@ -469,7 +469,10 @@ class JobManager:
             self._running.add(name)
         self._set_status(name, "Running")
         logs = runner.workdir / "logs"
-        result = ParallelStep(settings, items, runner.workdir / "wd", logs, env, stop).run()
+        step = ParallelStep(
+            settings, items, runner.workdir / "wd", logs, env, stop, runner.sync_outputs
+        )
+        result = step.run()
         if result.stopped != "shutdown":
             self._finish_step(runner, name, node, values, result)
 

@@ -14,18 +14,23 @@ Logs: `logs/job_result.txt`, `logs/user/{stdout,stderr,error,entry_script_log}/<
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from azure.core.exceptions import AzureError
 
 from .runner import Stop, kill_tree
 
 WORKER = Path(__file__).with_name("parallel_worker.py")
+SYNC_EVERY_S = 1.0
 RESULT_FILE = "parallel_run_step.txt"  # append_row_to a folder: the rows' file in it
 
 
@@ -75,7 +80,9 @@ class ParallelStep:
         logs_dir: Path,
         environment: dict[str, str],
         stop: Stop,
+        sync: Callable[[], None] = lambda: None,
     ) -> None:
+        self._sync = sync  # mounted outputs reach storage while the step runs
         self.s, self.code_dir, self.logs, self.env, self.stop = (
             settings,
             code_dir,
@@ -108,9 +115,14 @@ class ParallelStep:
         ]
         for w in workers:
             w.start()
+        last_sync = time.monotonic()
         while not self._done.wait(0.05):
             if self.stop.event.is_set():
                 break
+            if time.monotonic() - last_sync > SYNC_EVERY_S:
+                with contextlib.suppress(AzureError):  # a live copy; the end uploads all
+                    self._sync()
+                last_sync = time.monotonic()
         self._done.set()  # workers stop taking mini-batches
         for w in workers:
             w.join()
