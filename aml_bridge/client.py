@@ -267,6 +267,12 @@ class AmlClient:
         ran_s = (end - start).total_seconds() if start and end else None
         return RunEnd(getattr(inner, "message", None), ran_s)
 
+    def step_errors(self, name: str) -> list[str]:
+        """The error messages of a pipeline job's failed child runs (its steps)."""
+        steps = self._call(lambda: list(self.ml.jobs.list(parent_job_name=name)))
+        failed = [step.name for step in steps if _status(step.status) == "Failed"]
+        return [m for step in failed if (m := self.run_end(step).message)]
+
     def download_log(self, name: str, dest: Path) -> Path | None:
         """The job's std_log.txt at dest, or None when the job left no such log."""
         with tempfile.TemporaryDirectory() as tmp:

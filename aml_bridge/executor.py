@@ -1,4 +1,5 @@
-"""The Snakemake executor: every job an Azure ML command job.
+"""The Snakemake executor: every job an Azure ML command job, every group of independent jobs
+one pipeline job with one parallel step (aml_bridge/specs).
 
 Submission happens in a bounded thread pool; the job's Azure ML name is deterministic, so the
 job is reported as submitted at once and the status rounds pick up the submission's outcome.
@@ -6,6 +7,7 @@ job is reported as submitted at once and the status rounds pick up the submissio
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,33 +24,24 @@ from aml_bridge import settings as aml_settings
 from aml_bridge.client import AmlClient, JobState, RunEnd
 from aml_bridge.clusters import Cluster, parse_instance_table, without_identity
 from aml_bridge.environments import remote_requirements
+from aml_bridge.group_files import GroupFiles, group_root
 from aml_bridge.job_env import job_env_vars
-from aml_bridge.job_facts import job_facts
+from aml_bridge.job_facts import independent_group, job_facts
 from aml_bridge.job_storage import located_datastores
 from aml_bridge.logs import excerpt, log_path
 from aml_bridge.names import experiment_name
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
-from aml_bridge.retry import refused
+from aml_bridge.polling import StatusPoller
 from aml_bridge.run_state import finished_run, remember_run, unfinished_run
-from aml_bridge.status import (
-    LOST,
-    Outcome,
-    canceled_by_time_limit,
-    next_interval,
-    outcome,
-    restarted,
+from aml_bridge.specs.command import CommandJobSpec, build_spec
+from aml_bridge.specs.common import JobFacts, RunContext, timeout_seconds
+from aml_bridge.specs.pipeline import (
+    ENTRY_SCRIPT,
+    PipelineJobSpec,
+    build_pipeline_spec,
+    members_of,
 )
-from aml_bridge.translate import (
-    CommandJobSpec,
-    JobFacts,
-    RunContext,
-    build_spec,
-    timeout_seconds,
-)
-
-# Rounds a submitted job may be missing from the batch lookup (eventual consistency) before it
-# is looked up by name.
-MISSING_ROUNDS_BEFORE_GET = 3
+from aml_bridge.status import LOST, Outcome, canceled_by_time_limit, outcome, restarted
 
 
 class Executor(RemoteExecutor):
@@ -59,8 +52,9 @@ class Executor(RemoteExecutor):
         resumed = None if s.run_id or s.spec_dir else unfinished_run()
         self.run_id = s.run_id or resumed or uuid.uuid4().hex[:8]
         self.adopting = bool(s.run_id or resumed)  # jobs found by name are not submitted again
-        self._server_wait: float | None = None  # set by _log_retry, from the first call on
+        experiment = s.experiment or experiment_name(Path(self.workflow.workdir_init).name)
         self.client = AmlClient(s, on_retry=self._log_retry)
+        self.poller = StatusPoller(self.client, experiment, s.status_interval, self.logger)
         clusters = self._read_clusters()  # before any upload: a missing cluster ends the run
         env_vars, withheld = job_env_vars(self.envvars())
         self._warn_about_setup(withheld)
@@ -68,7 +62,7 @@ class Executor(RemoteExecutor):
         env_vars.update(located_datastores(self.workflow))  # jobs never ask the workspace
         self.run = RunContext(
             run_id=self.run_id,
-            experiment=s.experiment or experiment_name(Path(self.workflow.workdir_init).name),
+            experiment=experiment,
             compute=aml_settings.default_compute(s),
             base_image=s.base_image,
             pip=remote_requirements(version("snakemake"), s.remote_pip or []),
@@ -80,10 +74,10 @@ class Executor(RemoteExecutor):
             tags=aml_settings.extra_tags(s),
             env_vars=env_vars,
             plugin_bundle=self._publish_plugin_bundle(),
+            group_root=self._group_root(),
         )
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
         self.next_seconds_between_status_checks = s.status_interval
-        self._missing: dict[str, int] = {}
         self._init_watch()
         if not s.spec_dir:  # from now on jobs may be submitted: a kill leaves them to adopt
             remember_run(self.run_id)
@@ -112,10 +106,12 @@ class Executor(RemoteExecutor):
         """What the status rounds remember between rounds."""
         self._last_status: dict[str, str] = {}
         self._canceled_here: set[str] = set()  # canceled by this run (Ctrl-C, stalled jobs)
-        self._batch_refused_said = False
         # Jobs (rule, outputs) never to be sent again, with the reason their next attempt fails
         # at once: Snakemake has no hook to stop its retries of a failed job.
         self._refused: dict[tuple[str, tuple[str, ...]], str] = {}
+        # Groups (rule, outputs) → ids of members that succeeded: a retry reruns the others.
+        self._group_done: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+        self._members_said: dict[str, set[str]] = {}  # pipeline job → members logged as done
 
     def _warn_about_setup(self, withheld: list[str]) -> None:
         s, storage = self.settings, self.workflow.storage_settings
@@ -147,6 +143,15 @@ class Executor(RemoteExecutor):
         self.logger.debug(f"aml: storage plugin for the jobs at {bundle.uri}")
         return bundle.uri
 
+    def _group_root(self) -> str | None:
+        """Where groups run as parallel steps keep their files (azureml default storage only)."""
+        storage = self.workflow.storage_settings
+        if storage.default_storage_provider != "azureml" or not storage.default_storage_prefix:
+            return None
+        provider = self.workflow.storage_registry.default_storage_provider
+        self.group_files = GroupFiles(provider.datastore)
+        return group_root(storage.default_storage_prefix)
+
     def _upload_local_inputs(self) -> None:
         """The local inputs the workflow staged for the datastore go up before any job (those
         already there unchanged are skipped); dry runs never get here, so they upload nothing."""
@@ -162,15 +167,19 @@ class Executor(RemoteExecutor):
         )
 
     def _log_retry(self, error: BaseException, wait: float) -> None:
-        self._server_wait = max(self._server_wait or 0.0, wait)
+        self.poller.server_asked(wait)
         self.logger.warning(f"aml: {type(error).__name__}: {error}; retrying in {wait:.1f} s")
 
     # submission
 
     def run_job(self, job: JobExecutorInterface) -> None:
         try:
-            facts = job_facts(job, self.format_job_exec(job))
-            spec = build_spec(self.run, facts)
+            if independent_group(job):
+                facts = job_facts(job, "")  # the members' commands run, not the group's
+                spec: CommandJobSpec | PipelineJobSpec = self._group_spec(job, facts)
+            else:
+                facts = job_facts(job, self.format_job_exec(job))
+                spec = build_spec(self.run, facts)
         except ValueError as e:
             self.report_job_error(SubmittedJobInfo(job), msg=f"aml: {e}")
             return
@@ -187,22 +196,48 @@ class Executor(RemoteExecutor):
             )
             return
         future = self.pool.submit(self._submit, spec)
-        self.report_job_submission(
-            SubmittedJobInfo(job, external_jobid=spec.name, aux={"facts": facts, "submit": future})
-        )
+        aux = {"facts": facts, "submit": future, "spec": spec}
+        self.report_job_submission(SubmittedJobInfo(job, external_jobid=spec.name, aux=aux))
 
-    def _write_spec(self, spec: CommandJobSpec) -> Path:
-        path = Path(self.settings.spec_dir) / f"{spec.name}.yaml"
+    def _group_spec(self, job: JobExecutorInterface, facts: JobFacts) -> PipelineJobSpec:
+        """The pipeline job of a group's attempt. Snakemake removes the outputs of every member
+        of a failed group before its retry, unless --keep-incomplete: then members that
+        succeeded in an earlier attempt keep their outputs on the datastore and are left out."""
+        members = members_of([job_facts(m, self.format_job_exec(m)) for m in job.jobs])
+        keep = self.workflow.execution_settings.keep_incomplete
+        done = self._group_done.get((facts.rule, facts.outputs), set()) if keep else set()
+        members = tuple(m for m in members if m.id not in done) or members
+        return build_pipeline_spec(self.run, facts, job.groupid, members)
+
+    def _write_spec(self, spec: CommandJobSpec | PipelineJobSpec) -> Path:
+        folder = Path(self.settings.spec_dir)
+        path = folder / f"{spec.name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(spec.to_yaml(), sort_keys=False))
+        if isinstance(spec, PipelineJobSpec):  # runnable as written: code beside it, items up
+            self.group_files.upload_manifests(spec)
+            body = spec.to_yaml(self._member_code(folder).name)
+        else:
+            body = spec.to_yaml()
+        path.write_text(yaml.safe_dump(body, sort_keys=False))
         return path
 
-    def _submit(self, spec: CommandJobSpec) -> JobState:
+    def _member_code(self, folder: Path) -> Path:
+        """The parallel step's code folder (the entry script alone) under `folder`."""
+        code = folder / "member_code"
+        code.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(__file__).with_name(ENTRY_SCRIPT), code / ENTRY_SCRIPT)
+        return code
+
+    def _submit(self, spec: CommandJobSpec | PipelineJobSpec) -> JobState:
         """Adopt the job when a restarted run (same run id) already submitted it."""
         existing = self.client.get(spec.name) if self.adopting else None
         if existing is not None:
             return existing
         self.client.ensure_environment(spec.environment)
+        if isinstance(spec, PipelineJobSpec):
+            self.group_files.upload_manifests(spec)
+            code = self._member_code(Path(".snakemake/aml")).resolve()
+            return self.client.submit(spec.to_yaml(str(code), inline_environment=False))
         return self.client.submit(spec.to_yaml(inline_environment=False))
 
     # status
@@ -224,49 +259,34 @@ class Executor(RemoteExecutor):
                 submitted.append(info)
         if not submitted:
             return
-        self._server_wait = None
         try:
             async with self.status_rate_limiter:
-                states = self._statuses([info.external_jobid for info in submitted])
+                states = self.poller.round([info.external_jobid for info in submitted])
         except Exception as e:  # a status round that fails never fails a job
             self.logger.warning(f"aml: status request failed ({e}); jobs stay active")
             for info in submitted:
                 yield info
-            self._set_interval(changed=False)
+            self.next_seconds_between_status_checks = self.poller.next_round(changed=False)
             return
         changed = False
         for info in submitted:
-            state = states.get(info.external_jobid) or self._lookup_missing(info)
+            state = states[info.external_jobid]
             if state is not None:
                 self._note_restart(info, state.status)
             result = outcome(state.status) if state else Outcome.ACTIVE
             if result is Outcome.ACTIVE:
+                self._log_progress(info)
                 yield info
                 continue
             changed = True
-            self._missing.pop(info.external_jobid, None)
+            self.poller.forget(info.external_jobid)
             self._last_status.pop(info.external_jobid, None)
             if result is Outcome.SUCCEEDED:
+                self._log_members(info)
                 self.report_job_success(info)
             else:
                 self._report_failure(info, state, result)
-        self._set_interval(changed)
-
-    def _statuses(self, names: list[str]) -> dict[str, JobState]:
-        """The batch lookup; when it is refused (a 4xx other than 408/429: e.g. a role without
-        run-history access), this round's jobs are looked up one GET each instead."""
-        try:
-            return self.client.statuses(self.run.experiment, names)
-        except Exception as e:
-            if not refused(e):
-                raise
-            if not self._batch_refused_said:
-                self._batch_refused_said = True
-                self.logger.warning(
-                    f"aml: the batch status lookup was refused ({e}); "
-                    "jobs are looked up one request each instead"
-                )
-        return {name: state for name in names if (state := self.client.get(name)) is not None}
+        self.next_seconds_between_status_checks = self.poller.next_round(changed)
 
     def _note_restart(self, info: SubmittedJobInfo, status: str) -> None:
         """Preemption of a low-priority node: Azure ML queues the same job again and restarts
@@ -279,25 +299,6 @@ class Executor(RemoteExecutor):
                 f"aml: job {name} ({facts.label}) went from {previous} back to {status}: "
                 "Azure ML restarts it (its low-priority node was preempted)"
             )
-
-    def _lookup_missing(self, info: SubmittedJobInfo) -> JobState | None:
-        name = info.external_jobid
-        self._missing[name] = self._missing.get(name, 0) + 1
-        if self._missing[name] < MISSING_ROUNDS_BEFORE_GET:
-            return None
-        try:
-            return self.client.get(name) or JobState(name, LOST)
-        except Exception as e:
-            self.logger.warning(f"aml: looking up {name} failed ({e})")
-            return None
-
-    def _set_interval(self, changed: bool) -> None:
-        self.next_seconds_between_status_checks = next_interval(
-            self.next_seconds_between_status_checks,
-            self.settings.status_interval,
-            changed,
-            self._server_wait,
-        )
 
     def _report_failure(self, info: SubmittedJobInfo, state: JobState, result: Outcome) -> None:
         facts: JobFacts = info.aux["facts"]
@@ -313,12 +314,89 @@ class Executor(RemoteExecutor):
             reason = f"{state.status}: {error}"
         studio_url = info.aux["submit"].result().studio_url  # status lookups do not carry it
         msg = f"aml: job {name} {reason}.\nStudio: {studio_url or 'n/a'}\n"
+        spec = info.aux.get("spec")
+        if isinstance(spec, PipelineJobSpec):
+            detail, aux_logs = self._group_detail(spec, facts, result)
+        else:
+            detail, aux_logs = "", []
+            log = self._download_log(facts, name)
+            if log is not None:
+                aux_logs.append(str(log))
+                detail = f"From {log}:\n{excerpt(log)}\n"
+        self.report_job_error(info, msg=msg + detail, aux_logs=aux_logs)
+
+    def _succeeded_members(self, spec: PipelineJobSpec, facts: JobFacts) -> set[str]:
+        """Members of the group's attempt that returned a row; remembered for its retry."""
+        try:
+            done = self.group_files.succeeded(spec)
+        except Exception as e:
+            self.logger.warning(f"aml: reading the results of {spec.name} failed ({e})")
+            return set()
+        self._group_done.setdefault((facts.rule, facts.outputs), set()).update(done)
+        return done
+
+    def _log_members(self, info: SubmittedJobInfo) -> None:
+        spec = info.aux.get("spec")
+        if isinstance(spec, PipelineJobSpec):
+            self._say_done(spec, self._succeeded_members(spec, info.aux["facts"]))
+
+    def _log_progress(self, info: SubmittedJobInfo) -> None:
+        """Members of a running step as they finish: a long step is not silent."""
+        spec = info.aux.get("spec")
+        if not isinstance(spec, PipelineJobSpec) or not info.aux["submit"].done():
+            return
+        try:
+            self._say_done(spec, self.group_files.finished(spec))
+        except Exception as e:  # progress only: the end of the step reports what counts
+            self.logger.debug(f"aml: reading the progress of {spec.name} failed ({e})")
+
+    def _say_done(self, spec: PipelineJobSpec, done: set[str]) -> None:
+        said = self._members_said.setdefault(spec.name, set())
+        for member in spec.members:
+            if member.id in done and member.id not in said:
+                said.add(member.id)
+                self.logger.info(
+                    f"aml: {spec.display_name}: {member.facts.label} done "
+                    f"({len(said)} of {len(spec.members)})"
+                )
+
+    def _group_detail(
+        self, spec: PipelineJobSpec, facts: JobFacts, result: Outcome
+    ) -> tuple[str, list[str]]:
+        """Which members did not succeed, with the step's error and each member's own log."""
+        done = self._succeeded_members(spec, facts)
+        failed = [m for m in spec.members if m.id not in done]
+        lines = [] if result is not Outcome.FAILED else self._step_errors(spec.name)
         aux_logs = []
-        log = self._download_log(facts, name)
-        if log is not None:
+        for member in failed:
+            f = member.facts
+            wildcards = ", ".join(f"{k}={v}" for k, v in sorted(f.wildcards.items()))
+            dest = log_path(f.rule, f.wildcards, facts.attempt)
+            try:
+                log = self.group_files.member_log(spec, member, dest)
+            except Exception as e:
+                self.logger.warning(f"aml: downloading the log of {f.label} failed ({e})")
+                log = None
+            where = wildcards or "no wildcards"
+            head = f"Member {f.label} (rule {f.rule}, {where}) did not succeed"
+            if log is None:
+                lines.append(f"{head}; it left no log (not run).")
+                continue
             aux_logs.append(str(log))
-            msg += f"From {log}:\n{excerpt(log)}\n"
-        self.report_job_error(info, msg=msg, aux_logs=aux_logs)
+            lines.append(f"{head}. From {log}:\n{excerpt(log)}")
+        lines.append(
+            f"{len(done)} of {len(spec.members)} member(s) succeeded; "
+            "with --keep-incomplete a retry of the group reruns only the others."
+        )
+        return "\n".join(lines) + "\n", aux_logs
+
+    def _step_errors(self, name: str) -> list[str]:
+        """The parallel step's own error (what its logs/job_result.txt says)."""
+        try:
+            return [f"Step: {message}" for message in self.client.step_errors(name)]
+        except Exception as e:
+            self.logger.warning(f"aml: reading the step errors of {name} failed ({e})")
+            return []
 
     def _cancel_stalled(self, name: str, status: str) -> str:
         """NotResponding (or Paused) may resume: cancel the job before its attempt counts as
@@ -365,6 +443,12 @@ class Executor(RemoteExecutor):
         except Exception as e:
             self.logger.warning(f"aml: downloading the log of {name} failed ({e})")
             return None
+
+    def report_job_error(self, job_info: SubmittedJobInfo, msg=None, **kwargs) -> None:  # noqa: ANN001
+        """Snakemake logs no message of a failed group job (GroupJob.log_error drops it)."""
+        if msg and job_info.job is not None and job_info.job.is_group():
+            self.logger.error(msg)
+        super().report_job_error(job_info, msg, **kwargs)
 
     # cancellation
 

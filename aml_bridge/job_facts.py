@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aml_bridge.translate import JobFacts
+from aml_bridge.specs.common import JobFacts
 
 
 def _conda_file(job) -> tuple[str, str] | None:
@@ -36,6 +36,14 @@ def _software(job) -> tuple[str | None, tuple[str, str] | None]:
     return choices.pop()
 
 
+def independent_group(job) -> bool:
+    """A group job whose members need none of each other's outputs (a parallel step)."""
+    if not job.is_group():
+        return False
+    outputs = {str(f) for member in job.jobs for f in member.output}
+    return not any(str(f) in outputs for member in job.jobs for f in member.input)
+
+
 def job_facts(job, command: str) -> JobFacts:
     """ValueError with the rule's name when the job cannot become an Azure ML job."""
     container, conda = _software(job)
@@ -55,4 +63,5 @@ def job_facts(job, command: str) -> JobFacts:
         command=command,
         container_image=container,
         conda_file=conda,
+        retries=job.restart_times,
     )

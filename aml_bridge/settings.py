@@ -159,7 +159,7 @@ class ExecutorSettings(ExecutorSettingsBase):
 CLUSTER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
 CLUSTER_RULE = "2-32 letters, digits or -, from a letter"
 DEFAULT_CLUSTER = "genomics-cluster"
-# Tags the bridge puts on every job itself (aml_bridge.translate.job_tags).
+# Tags the bridge puts on every job itself (aml_bridge.specs.common.job_tags).
 OWN_TAGS = 5
 
 

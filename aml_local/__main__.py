@@ -50,6 +50,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         help="time the first job of a new environment version spends building it (Preparing)",
     )
+    p.add_argument(
+        "--node-startup-seconds",
+        type=float,
+        help="time a node allocation takes before the job on it starts (default 0)",
+    )
+    p.add_argument(
+        "--node-idle-seconds",
+        type=float,
+        help="time a released node stays allocated and starts the next job at once (default 0)",
+    )
     p.add_argument("--blob-container", help="container of workspaceblobstore")
     p.add_argument("--artifact-container", help="container of workspaceartifactstore")
     p.add_argument("--tls-dir", type=Path, help="certificate folder (default: STATE_DIR/tls)")
@@ -103,6 +113,10 @@ def serve(argv: list[str]) -> None:
     )
     if args.environment_build_seconds is not None:
         config.environment_build_s = args.environment_build_seconds
+    if args.node_startup_seconds is not None:
+        config.node_startup_s = args.node_startup_seconds
+    if args.node_idle_seconds is not None:
+        config.node_idle_s = args.node_idle_seconds
     identity = ("subscription_id", "resource_group", "workspace", "compute", "vm_size", "max_nodes")
     for name in identity:
         if getattr(args, name) is not None:

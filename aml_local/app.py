@@ -24,6 +24,7 @@ from .identity import (
 )
 from .jobs import JobManager
 from .routing import Router
+from .scheduler import NodeTimes
 from .server import Dispatcher, HTTPSServer, make_handler
 from .store import Store
 from .tls import ensure_certificate
@@ -48,6 +49,9 @@ class ServiceConfig:
     max_nodes: int = Cluster.max_nodes
     clusters: list[Cluster] = field(default_factory=list)
     environment_build_s: float = 0.0
+    # a node allocation's start-up time, and how long a released node stays allocated
+    node_startup_s: float = 0.0
+    node_idle_s: float = 0.0
     containers: dict[str, str] = field(
         default_factory=lambda: {BLOB_DATASTORE: "azureml-blobstore", ARTIFACT_DATASTORE: "azureml"}
     )
@@ -96,7 +100,10 @@ class LocalService:
         job_env = {k: v for k, v in environ.items() if k not in SERVICE_ONLY_ENV}
         job_env = without_credentials(job_env)  # a node's credentials come from its identity
         builds = EnvironmentBuilds(store, config.environment_build_s)
-        jobs = JobManager(ws, store, stores, faults, state / "work", job_env, identities, builds)
+        nodes = NodeTimes(config.node_startup_s, config.node_idle_s)
+        jobs = JobManager(
+            ws, store, stores, faults, state / "work", job_env, identities, builds, nodes
+        )
         self.ctx = Context(ws, store, stores, jobs, faults, RequestLog())
         router = Router()
         for api in (workspace_api, assets_api, jobs_api, control_api):

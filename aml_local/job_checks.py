@@ -15,7 +15,7 @@ from .validation import check_name
 from .workspace import BLOB_DATASTORE, Cluster, Workspace
 
 _ASSET_ID = re.compile(
-    r"/(?P<kind>environments|codes)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"
+    r"/(?P<kind>environments|codes|components)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"
 )
 INPUT_MODES = {None, "ro_mount", "download", "ReadOnlyMount", "Download"}
 OUTPUT_MODES = {None, "rw_mount", "upload", "ReadWriteMount", "Upload"}
@@ -29,7 +29,7 @@ def _asset(store: Store, ws: Workspace, kind: str, arm_id: str, field: str) -> s
         raise bad_request(f"{field}: {arm_id!r} is not a {kind[:-1]} of this workspace.")
     key = f"{m.group('name')}/{m.group('version')}"
     if store.get(kind, key) is None:
-        label = "Environment" if kind == "environments" else "Code"
+        label = kind[:-1].capitalize()
         raise bad_request(
             f"{field}: {label} '{m.group('name')}:{m.group('version')}' is not registered "
             "in this workspace; register it first."
@@ -116,7 +116,22 @@ def check_command_job(
         )
     if (props.get("limits") or {}).get("timeout"):
         duration_seconds(props["limits"]["timeout"])
-    inputs, outputs = props.get("inputs") or {}, dict(props.get("outputs") or {})
+    inputs = props.get("inputs") or {}
+    outputs = check_bindings(name, inputs, props.get("outputs") or {}, datastores)
+    for side, ref in placeholders(props["command"]):
+        if ref not in (inputs if side == "inputs" else outputs):
+            raise bad_request(
+                f"properties.command: '${{{{{side}.{ref}}}}}' refers to an undeclared {side[:-1]}."
+            )
+    return {**props, "outputs": outputs} if outputs else props
+
+
+def check_bindings(
+    name: str, inputs: dict[str, Any], outputs: dict[str, Any], datastores: set[str]
+) -> dict[str, Any]:
+    """Check a job's data inputs and outputs; the outputs, those without a URI given the
+    default one Azure ML gives them (azureml/<job>/<output> on the blob datastore)."""
+    outputs = dict(outputs)
     for key, spec in inputs.items():
         where = f"properties.inputs.{key}"
         if spec["jobInputType"] == "literal":
@@ -138,12 +153,7 @@ def check_command_job(
             tail = f"/{key}" if spec["jobOutputType"] == "uri_file" else "/"
             default = DataRef(BLOB_DATASTORE, f"azureml/{name}/{key}{tail}")
             outputs[key] = {**spec, "uri": default.uri()}
-    for side, ref in placeholders(props["command"]):
-        if ref not in (inputs if side == "inputs" else outputs):
-            raise bad_request(
-                f"properties.command: '${{{{{side}.{ref}}}}}' refers to an undeclared {side[:-1]}."
-            )
-    return {**props, "outputs": outputs} if outputs else props
+    return outputs
 
 
 def plan_job(name: str, props: dict[str, Any], code: tuple[str, str] | None) -> JobPlan:

@@ -13,21 +13,25 @@ from __future__ import annotations
 import json
 import re
 import threading
+import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core.exceptions import AzureError
 
-from .bindings import DataRef, parse_data_uri
+from .bindings import DataRef, parse_data_uri, substitute
 from .blobs import BLOB_PROXY_PREFIX, Datastores
 from .builds import EnvironmentBuilds
 from .errors import ServiceError, not_found
 from .faults import PREEMPTION_NOTE, FaultInjector
 from .identity import MSI_PATH, Identities
 from .job_checks import check_command_job, check_job_names, job_cluster, plan_job
+from .parallel_runtime import RESULT_FILE, ParallelStep, StepResult, items_of
+from .pipelines import check_pipeline_job, pipeline_status, step_nodes, step_plan
 from .runner import LOG_NAME, BindingError, JobRunner, Outcome, Stop
-from .scheduler import ClusterScheduler
+from .scheduler import ClusterScheduler, NodeTimes
 from .store import Store
 from .workspace import ARTIFACT_DATASTORE, PROVIDER, Workspace, now_iso
 
@@ -58,6 +62,11 @@ def log_ref(name: str) -> DataRef:
     return DataRef(ARTIFACT_DATASTORE, f"ExperimentRun/dcid.{name}/{LOG_NAME}")
 
 
+def step_logs_ref(name: str) -> DataRef:
+    """Where a parallel step's `logs/` tree goes (job_result.txt, user/..., sys/...)."""
+    return DataRef(ARTIFACT_DATASTORE, f"ExperimentRun/dcid.{name}/logs")
+
+
 class JobManager:
     def __init__(
         self,
@@ -69,6 +78,7 @@ class JobManager:
         base_env: dict[str, str],
         identities: Identities,
         builds: EnvironmentBuilds | None = None,
+        nodes: NodeTimes | None = None,
     ) -> None:
         self.ws, self.store, self.stores, self.faults = ws, store, stores, faults
         self.work_root, self.base_env = work_root, base_env
@@ -78,7 +88,8 @@ class JobManager:
         self._lock = threading.Lock()
         self._status_lock = threading.RLock()
         self._closing = False
-        self.scheduler = ClusterScheduler({c.name: c.max_nodes for c in ws.clusters}, self._execute)
+        limits = {c.name: c.max_nodes for c in ws.clusters}
+        self.scheduler = ClusterScheduler(limits, self._execute, nodes or NodeTimes())
         self.builds = builds or EnvironmentBuilds(store)
 
     # -- documents -------------------------------------------------------------------------
@@ -88,13 +99,24 @@ class JobManager:
             raise not_found("Job", name)
         return doc
 
+    def run_props(self, name: str) -> dict[str, Any]:
+        """The properties of a job or of a pipeline's step (a child run, not a job resource)."""
+        step = self.store.get("steps", name)
+        return step["properties"] if step else self.get(name)["properties"]
+
     def run_record(self, name: str) -> dict[str, Any]:
-        self.get(name)
+        self.run_props(name)
         return self.store.get("runs", name) or {}
+
+    def children(self, name: str) -> list[str]:
+        """The step run ids of a pipeline job (none for other jobs)."""
+        self.get(name)
+        return (self.store.get("runs", name) or {}).get("children", [])
 
     def _set_status(self, name: str, status: str, error: dict | None = None) -> None:
         with self._status_lock:
-            self.store.update("jobs", name, {"status": status})
+            step = self.store.get("steps", name)
+            self.store.update("steps" if step else "jobs", name, {"status": status})
             run = self.store.get("runs", name) or {"runId": name}
             run["status"] = status
             if status == "Running" and "startTimeUtc" not in run:
@@ -104,11 +126,24 @@ class JobManager:
             if error:
                 run["error"] = {"error": error}
             self.store.put("runs", name, run)
+            if step:
+                self._derive_pipeline_status(step["parent"])
+
+    def _derive_pipeline_status(self, pipeline: str) -> None:
+        """A pipeline's status follows its steps (CancelRequested until they all ended)."""
+        steps = {
+            self.store.get("steps", s)["node"]: self.run_props(s)["status"]
+            for s in self.children(pipeline)
+        }
+        status, error = pipeline_status(steps)
+        current = self.get(pipeline)["properties"]["status"]
+        if current != status and not (current == "CancelRequested" and status == "Running"):
+            self._set_status(pipeline, status, error)
 
     def _swap_status(self, name: str, expected: str, status: str) -> None:
         """Set `status` only if the job is still in `expected` (timers racing the job's end)."""
         with self._status_lock:
-            if self.get(name)["properties"]["status"] == expected:
+            if self.run_props(name)["status"] == expected:
                 self._set_status(name, status)
 
     def list(self, query: dict[str, str]) -> list[dict[str, Any]]:
@@ -137,14 +172,16 @@ class JobManager:
         if existing is not None:
             editable = {k: props[k] for k in ("tags", "description", "displayName") if k in props}
             return self.store.update("jobs", name, editable), False
-        if props["jobType"] != "Command":
+        pipeline = props["jobType"] == "Pipeline"
+        if props["jobType"] not in ("Command", "Pipeline"):
             raise ServiceError(
                 400,
                 "UserError",
                 f"properties.jobType: {props['jobType']} jobs are not supported by the local "
-                "service (only Command).",
+                "service (only Command and Pipeline).",
             )
-        props = check_command_job(name, props, self.ws, self.store, set(self.stores.containers))
+        check = check_pipeline_job if pipeline else check_command_job
+        props = check(name, props, self.ws, self.store, set(self.stores.containers))
         # No "default" output (Azure adds one on the artifact store): with it, jobs.stream lists
         # logs by signing SAS tokens itself from an account key, which would bypass the proxy.
         # Without it, stream reads run-history logFiles and download uses the artifact store.
@@ -152,7 +189,7 @@ class JobManager:
             **{k: v for k, v in props.items() if k not in JOB_SYSTEM_FIELDS},
             "experimentName": props.get("experimentName") or "Default",
             "displayName": props.get("displayName") or name,
-            "computeId": props.get("computeId") or self.ws.child_id("computes", self.ws.compute),
+            **({} if pipeline else {"computeId": self._compute_id(props.get("computeId"))}),
             "status": "NotStarted",
             "services": {
                 "Studio": {"jobServiceType": "Studio", "endpoint": self.ws.studio_url(name)},
@@ -167,12 +204,48 @@ class JobManager:
         }
         self.store.put("jobs", name, doc)
         self.store.put("runs", name, {"runId": name, "status": "NotStarted", "warnings": []})
-        self._enqueue(name)
+        if pipeline:
+            self._start_steps(name, props)
+        else:
+            self._enqueue(name)
         return self.get(name), True
 
+    def _compute_id(self, compute_id: str | None) -> str:
+        return compute_id or self.ws.child_id("computes", self.ws.compute)
+
+    def _start_steps(self, name: str, props: dict[str, Any]) -> None:
+        """Each node of a pipeline becomes a step: a child run queued for its nodes."""
+        default = (props.get("settings") or {}).get("default_compute")
+        steps = []
+        for node_name, node in props["jobs"].items():
+            step = str(uuid.uuid4())
+            step_props = {
+                "status": "NotStarted",
+                "displayName": node_name,
+                "experimentName": props["experimentName"],
+                "computeId": self._compute_id(node.get("computeId") or default),
+                "tags": {},
+                "properties": {"azureml.nodeid": node_name, "azureml.pipelinerunid": name},
+            }
+            self.store.put(
+                "steps", step, {"parent": name, "node": node_name, "properties": step_props}
+            )
+            self.store.put(
+                "runs", step, {"runId": step, "status": "NotStarted", "parentRunId": name}
+            )
+            steps.append(step)
+        run = self.store.get("runs", name) or {"runId": name}
+        self.store.put("runs", name, {**run, "children": steps})
+        for step in steps:
+            self._enqueue(step)
+
     def _enqueue(self, name: str, requeued: bool = False) -> None:
-        props = self.get(name)["properties"]
-        nodes = (props.get("resources") or {}).get("instanceCount") or 1
+        props = self.run_props(name)
+        step = self.store.get("steps", name)
+        if step:  # a parallel step takes its instance_count nodes
+            nodes = step_nodes(self.get(step["parent"])["properties"]["jobs"][step["node"]])
+        else:
+            nodes = (props.get("resources") or {}).get("instanceCount") or 1
         cluster = job_cluster(self.ws, props.get("computeId")).name
         with self._lock:
             self._stops[name] = Stop()  # from now on a cancel can reach the job
@@ -184,15 +257,30 @@ class JobManager:
         names = [
             d["name"]
             for d in self.store.values("jobs")
-            if d["properties"]["status"] not in TERMINAL
+            if d["properties"]["status"] not in TERMINAL and d["properties"]["jobType"] == "Command"
         ]
+        for pipeline in self.store.values("jobs"):
+            if pipeline["properties"]["jobType"] == "Pipeline":
+                running = [
+                    s
+                    for s in self.children(pipeline["name"])
+                    if self.run_props(s)["status"] not in TERMINAL
+                ]
+                names += running
         for name in names:
             self._enqueue(name)
         return names
 
     # -- cancel / preempt ------------------------------------------------------------------
     def cancel(self, name: str) -> None:
-        if self.get(name)["properties"]["status"] in TERMINAL:
+        """Cancel a job; a pipeline's cancel reaches every step and so every worker."""
+        if self.run_props(name)["status"] in TERMINAL:
+            return
+        steps = self.children(name) if self.store.get("jobs", name) else []
+        if steps:
+            self._set_status(name, "CancelRequested")
+            for step in steps:
+                self.cancel(step)
             return
         if self.scheduler.withdraw(name):
             with self._lock:
@@ -242,6 +330,10 @@ class JobManager:
     def _run(self, name: str, stop: Stop) -> None:
         if stop.event.is_set():  # canceled between dispatch and start
             self._set_status(name, "Canceled")
+            return
+        step = self.store.get("steps", name)
+        if step:
+            self._run_step(name, step, stop)
             return
         props = self.get(name)["properties"]
         plan = plan_job(name, props, self._code_ref(props.get("codeId")))
@@ -344,6 +436,74 @@ class JobManager:
                 )
                 status, error = "Failed", {"code": "UserError", "message": message}
         runner.upload_log()
+        self._set_status(name, status, error)
+        runner.clean()
+
+    def _run_step(self, name: str, step: dict[str, Any], stop: Stop) -> None:
+        """A parallel step: its workers on its nodes, then rows, outputs and logs uploaded."""
+        pipeline = self.get(step["parent"])["properties"]
+        node = pipeline["jobs"][step["node"]]
+        code = self._code_ref(node["task"]["code"].removeprefix("azureml:"))
+        plan, settings, items_input = step_plan(name, pipeline, node, code)
+        runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name))
+        self._set_status(name, "Preparing")
+        build_error = self.builds.ensure(node["task"]["environment"], stop.event)
+        if build_error:
+            self._end_early(runner, name, {"code": "UserError", "message": build_error})
+            return
+        try:
+            values = runner.prepare()
+        except (BindingError, AzureError) as exc:
+            message = f"Preparing the job failed: {exc}"
+            self._end_early(runner, name, {"code": "UserError", "message": message})
+            return
+        cluster = job_cluster(self.ws, step["properties"]["computeId"]).name
+        node_env = self.identities.node_environment(cluster, self.ws.base_url + MSI_PATH)
+        exp = pipeline["experimentName"]
+        job_env = job_storage_environment(self.stores, self.ws, name, exp, node_env)
+        env = {**self.base_env, **job_env, **runner.environment(values)}
+        arguments = [substitute(a, values) for a in settings.program_arguments]
+        settings = replace(settings, program_arguments=arguments)
+        items = items_of(Path(values[("inputs", items_input)]))
+        with self._lock:
+            self._running.add(name)
+        self._set_status(name, "Running")
+        logs = runner.workdir / "logs"
+        step = ParallelStep(
+            settings, items, runner.workdir / "wd", logs, env, stop, runner.sync_outputs
+        )
+        result = step.run()
+        if result.stopped != "shutdown":
+            self._finish_step(runner, name, node, values, result)
+
+    def _finish_step(
+        self,
+        runner: JobRunner,
+        name: str,
+        node: dict[str, Any],
+        values: dict[tuple[str, str], str],
+        result: StepResult,
+    ) -> None:
+        self._set_status(name, "Finalizing")
+        status, error = "Completed", None
+        if result.stopped:
+            runner.note("Job canceled.")
+            status = "Canceled"
+        else:
+            row_to = node["task"].get("append_row_to")
+            if row_to:
+                target = Path(substitute(row_to, values))
+                target = target / RESULT_FILE if target.is_dir() else target
+                target.write_text("".join(f"{row}\n" for row in result.rows))
+            runner.collect_outputs()
+            if result.failed:
+                status, error = "Failed", {"code": "UserError", "message": result.failed}
+        runner.note((error or {}).get("message", f"Step {status}."))
+        runner.upload_log()
+        ref = step_logs_ref(name)
+        self.stores.upload(
+            self.stores.container_of(ref.datastore), ref.path, runner.workdir / "logs"
+        )
         self._set_status(name, status, error)
         runner.clean()
 

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from .context import Context
 from .errors import ServiceError, bad_request
 from .faults import DroppedConnection
+from .identity import TokenError
 from .jobs import TERMINAL, log_ref
 from .routing import Request, Response, Router
 from .runner import LOG_NAME
@@ -29,6 +30,8 @@ def register(router: Router, ctx: Context) -> None:
         errors = validate("JobBase", body)
         if errors:
             raise bad_request("Invalid job: " + "; ".join(errors))
+        if body["properties"]["jobType"] == "Pipeline":
+            check_user_token(req.headers.get("x-azureml-token", ""))
         doc, created = ctx.jobs.submit(req.params["name"], body)
         if ctx.faults.drop_response(doc["name"]):
             raise DroppedConnection(doc["name"])
@@ -63,8 +66,26 @@ def register(router: Router, ctx: Context) -> None:
             return Response(200, {"status": "Succeeded"})
         return Response(202, None, {"Retry-After": POLL_AFTER_S})
 
+    def check_user_token(token: str) -> None:
+        """Pipeline jobs carry the user's Azure ML token too (the SDK's x-azureml-token):
+        their steps act for the user. The header must hold a token for this service."""
+        if not token:
+            raise ServiceError(
+                401, "AuthenticationFailed", "Pipeline jobs need the x-azureml-token header."
+            )
+        base = ctx.ws.base_url.rstrip("/")
+        try:
+            ctx.jobs.identities.verify(token, [base, base + "/"])
+        except TokenError as exc:
+            raise ServiceError(401, exc.code, f"x-azureml-token: {exc}") from exc
+
     def run(req: Request) -> Response:
         return Response(body=_run(ctx, req.params["runId"]))
+
+    def children(req: Request) -> Response:
+        """A pipeline's child runs (its steps), as `jobs.list(parent_job_name=...)` reads them."""
+        name = req.params["runId"]
+        return Response(body={"value": [_run(ctx, step) for step in ctx.jobs.children(name)]})
 
     def run_details(req: Request) -> Response:
         name = req.params["runId"]
@@ -107,13 +128,14 @@ def register(router: Router, ctx: Context) -> None:
     router.add("GET", OPERATION, operation)
     router.add("GET", f"{HISTORY}/runs/{{runId}}", run)
     router.add("GET", f"{HISTORY}/runs/{{runId}}/details", run_details)
+    router.add("GET", f"{HISTORY}/runs/{{runId}}/children", children)
     router.add("POST", f"{HISTORY}/rundata", run_data)
     router.add("POST", f"{HISTORY}/experiments/{{experimentName}}/runs/runIds", runs_by_ids)
 
 
 def _run(ctx: Context, name: str) -> dict[str, Any]:
     """A run-history record (status, times, error) for a job."""
-    props = ctx.jobs.get(name)["properties"]
+    props = ctx.jobs.run_props(name)
     record = ctx.jobs.run_record(name)
     return {
         "runId": name,
@@ -123,7 +145,11 @@ def _run(ctx: Context, name: str) -> dict[str, Any]:
         "status": props["status"],
         "tags": props.get("tags") or {},
         "properties": props.get("properties") or {},
-        **{k: v for k, v in record.items() if k in ("startTimeUtc", "endTimeUtc", "error")},
+        **{
+            k: v
+            for k, v in record.items()
+            if k in ("startTimeUtc", "endTimeUtc", "error", "parentRunId")
+        },
     }
 
 

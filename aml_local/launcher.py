@@ -51,6 +51,8 @@ class AmlService:
     # Clusters besides the default one, NAME:VM_SIZE:MAX_NODES[:low_priority]
     clusters: list[str] = field(default_factory=list)
     environment_build_s: float = 0.0
+    node_startup_s: float = 0.0
+    node_idle_s: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
 
@@ -71,6 +73,9 @@ class AmlService:
             cmd += ["--cluster", spec]
         if self.environment_build_s:
             cmd += ["--environment-build-seconds", str(self.environment_build_s)]
+        if self.node_startup_s or self.node_idle_s:
+            cmd += ["--node-startup-seconds", str(self.node_startup_s)]
+            cmd += ["--node-idle-seconds", str(self.node_idle_s)]
         return cmd
 
     def environment(self) -> dict[str, str]:

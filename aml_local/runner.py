@@ -79,6 +79,7 @@ class JobRunner:
         self.plan, self.workdir, self.stores, self.log_ref = plan, workdir, stores, log_ref
         self.log_path = workdir / LOG_NAME
         self._uploaded_size = -1
+        self._synced: dict[Path, tuple[int, int]] = {}
 
     def prepare(self) -> dict[tuple[str, str], str]:
         """Make the fresh folder, copy inputs in read-only; the value of every placeholder."""
@@ -184,6 +185,21 @@ class JobRunner:
                     continue
             container = self.stores.container_of(binding.ref.datastore)
             self.stores.upload(container, binding.ref.path, local)
+
+    def sync_outputs(self) -> None:
+        """Mounted folder outputs (rw_mount) reach storage while the job runs: upload the files
+        that changed since the last call."""
+        for binding in self.plan.outputs:
+            if binding.kind != "uri_folder":
+                continue
+            local = self.workdir / "outputs" / binding.name
+            container = self.stores.container_of(binding.ref.datastore)
+            for f in sorted(p for p in local.rglob("*") if p.is_file()):
+                stat = f.stat()
+                if self._synced.get(f) != (stat.st_size, stat.st_mtime_ns):
+                    name = f"{binding.ref.path.rstrip('/')}/{f.relative_to(local).as_posix()}"
+                    self.stores.upload(container, name, f)
+                    self._synced[f] = (stat.st_size, stat.st_mtime_ns)
 
     def clean(self) -> None:
         _force_rmtree(self.workdir)

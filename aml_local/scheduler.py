@@ -1,4 +1,9 @@
-"""First-in first-out dispatch onto each cluster's nodes: jobs wait in Queued while it is full."""
+"""First-in first-out dispatch onto each cluster's nodes: jobs wait in Queued while it is full.
+
+Nodes cost time to allocate on Azure ML: a job that needs a node no idle one can serve waits
+`NodeTimes.startup_s` (its nodes are being allocated) before it starts; a node a job released
+stays allocated for `NodeTimes.idle_s` and serves the next job at once.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NodeTimes:
+    """Seconds a node allocation takes, and seconds a released node stays allocated."""
+
+    startup_s: float = 0.0
+    idle_s: float = 0.0
 
 
 @dataclass
@@ -19,9 +32,14 @@ class _Waiting:
 class Scheduler:
     """Starts `start(name)` on a thread when enough nodes are free; records the peak in use."""
 
-    def __init__(self, max_nodes: int, start: Callable[[str], None]) -> None:
+    def __init__(
+        self, max_nodes: int, start: Callable[[str], None], nodes: NodeTimes = NodeTimes()
+    ) -> None:
         self.max_nodes = max_nodes
         self._start = start
+        self._times = nodes
+        self._idle: list[float] = []  # when each idle, still allocated node was released
+        self.allocations = 0
         self._cond = threading.Condition()
         self._queue: deque[_Waiting] = deque()
         self._in_use = 0
@@ -57,6 +75,7 @@ class Scheduler:
                 "nodes_in_use": self._in_use,
                 "peak_nodes_in_use": self.peak_in_use,
                 "queued": len(self._queue),
+                "node_allocations": self.allocations,
             }
 
     def stop(self, wait_s: float = 30.0) -> None:
@@ -80,18 +99,32 @@ class Scheduler:
                     self._queue.popleft()
                     self._in_use += head.nodes
                     self.peak_in_use = max(self.peak_in_use, self._in_use)
+                    startup = self._allocate(head.nodes, now)
                     thread = threading.Thread(
-                        target=self._run, args=(head,), name=f"job-{head.name}", daemon=True
+                        target=self._run,
+                        args=(head, startup),
+                        name=f"job-{head.name}",
+                        daemon=True,
                     )
                     self._threads.add(thread)
                     thread.start()
 
-    def _run(self, item: _Waiting) -> None:
+    def _allocate(self, nodes: int, now: float) -> float:
+        """Take idle nodes first, allocate the rest; the start-up wait (0 when none is new)."""
+        self._idle = sorted(t for t in self._idle if now - t < self._times.idle_s)
+        reused = min(nodes, len(self._idle))
+        del self._idle[len(self._idle) - reused :]
+        self.allocations += nodes - reused
+        return self._times.startup_s if nodes > reused else 0.0
+
+    def _run(self, item: _Waiting, startup_s: float) -> None:
         try:
+            time.sleep(startup_s)
             self._start(item.name)
         finally:
             with self._cond:
                 self._in_use -= item.nodes
+                self._idle += [time.monotonic()] * item.nodes
                 self._threads.discard(threading.current_thread())
                 self._cond.notify_all()
 
@@ -103,10 +136,15 @@ class ClusterScheduler:
     cluster's under "clusters".
     """
 
-    def __init__(self, max_nodes: dict[str, int], start: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        max_nodes: dict[str, int],
+        start: Callable[[str], None],
+        nodes: NodeTimes = NodeTimes(),
+    ) -> None:
         self.default = next(iter(max_nodes))
-        self._start = start
-        self._pools = {name: Scheduler(limit, start) for name, limit in max_nodes.items()}
+        self._start, self._nodes = start, nodes
+        self._pools = {name: Scheduler(limit, start, nodes) for name, limit in max_nodes.items()}
 
     def submit(self, name: str, nodes: int = 1, delay_s: float = 0.0, cluster: str = "") -> None:
         self._pools[cluster or self.default].submit(name, nodes, delay_s)
@@ -118,7 +156,7 @@ class ClusterScheduler:
         """A cluster created or updated through the API: its node limit from now on."""
         pool = self._pools.get(cluster)
         if pool is None:
-            self._pools[cluster] = Scheduler(max_nodes, self._start)
+            self._pools[cluster] = Scheduler(max_nodes, self._start, self._nodes)
             return
         pool.resize(max_nodes)
 

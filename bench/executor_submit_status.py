@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aml_bridge.client import AmlClient  # noqa: E402
 from aml_bridge.environments import remote_requirements  # noqa: E402
 from aml_bridge.settings import DEFAULT_BASE_IMAGE, ExecutorSettings  # noqa: E402
-from aml_bridge.translate import JobFacts, RunContext, build_spec  # noqa: E402
+from aml_bridge.specs.command import build_spec  # noqa: E402
+from aml_bridge.specs.common import JobFacts, RunContext  # noqa: E402
 from aml_local.azurite import Azurite  # noqa: E402
 from aml_local.launcher import AmlService  # noqa: E402
 

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from aml_bridge.translate import RUN_TAG, run_tag_key
+from aml_bridge.specs.common import RUN_TAG, run_tag_key
 from tests.executor.conftest import AmlRun
 from tests.fixtures.workflow import snakemake
 

@@ -15,12 +15,16 @@ from throttler import Throttler
 
 from aml_bridge.client import AmlClient, JobState
 from aml_bridge.environments import remote_requirements
-from aml_bridge.executor import MISSING_ROUNDS_BEFORE_GET, Executor
+from aml_bridge.executor import Executor
+from aml_bridge.polling import MISSING_ROUNDS_BEFORE_GET, StatusPoller
 from aml_bridge.settings import DEFAULT_BASE_IMAGE, ExecutorSettings
-from aml_bridge.translate import JobFacts, RunContext, build_spec
-from tests.local_service.helpers import wait_for
+from aml_bridge.specs.command import build_spec
+from aml_bridge.specs.common import JobFacts, RunContext
+from tests.local_service.helpers import ensure_environment, wait_for
+from tests.local_service.test_pipelines import items_folder, pipeline_job
 
 HELD = 499  # jobs kept Queued (active) through every round: 500 active with the ghost
+PIPELINES = 10  # of them pipeline jobs (their steps Queued), the others command jobs
 MAX_REQUESTS_PER_ROUND = 3
 RUNS_BY_IDS = "/experiments/{experimentName}/runs/runIds"
 
@@ -45,7 +49,7 @@ def status_executor(service, run: RunContext, reports: Reports) -> Executor:
     executor.status_rate_limiter = Throttler(rate_limit=100)
     executor.logger = logging.getLogger(__name__)
     executor.next_seconds_between_status_checks = settings.status_interval
-    executor._server_wait, executor._missing = None, {}
+    executor.poller = StatusPoller(executor.client, run.experiment, 1, executor.logger)
     executor._init_watch()
     executor.report_job_success = lambda info: reports.succeeded.append(info.external_jobid)
 
@@ -77,6 +81,20 @@ def never_submitted(run: RunContext, job: JobFacts) -> SubmittedJobInfo:
     future: Future = Future()
     future.set_result(JobState(name, "NotStarted", "https://studio/ghost"))
     return SubmittedJobInfo(None, name, {"facts": job, "submit": future})
+
+
+def held_pipelines(service, run: RunContext, tmp_path) -> list[SubmittedJobInfo]:
+    """Pipeline jobs of the run's experiment whose steps wait in Queued."""
+    ml = service.ml_client()
+    env, folder = ensure_environment(ml), items_folder(service, ["a.txt"])
+    infos = []
+    for i in range(PIPELINES):
+        name, job = pipeline_job(tmp_path, env, folder, experiment=run.experiment)
+        state = JobState(name, ml.jobs.create_or_update(job).status)
+        future: Future = Future()
+        future.set_result(state)
+        infos.append(SubmittedJobInfo(None, name, {"facts": facts(1000 + i), "submit": future}))
+    return infos
 
 
 def status_round(executor: Executor, infos: list[SubmittedJobInfo]) -> list[str]:
@@ -114,7 +132,10 @@ def test_hundreds_of_active_jobs_cost_a_few_requests_per_round(
         for info in (done, fails):
             info.aux["submit"].result()
         service.set_faults(queue_delay=3600)  # every later job stays Queued: active
-        held = [submitted(executor.client, pool, run, facts(i)) for i in range(2, HELD + 2)]
+        held = [
+            submitted(executor.client, pool, run, facts(i)) for i in range(2, HELD - PIPELINES + 2)
+        ]
+    held += held_pipelines(service, run, tmp_path)
     ghost = never_submitted(run, facts(HELD + 2))
     held_names = [info.external_jobid for info in held]
     for info in (done, fails):

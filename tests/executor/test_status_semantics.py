@@ -16,7 +16,8 @@ from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 from aml_bridge.client import JobState
 from aml_bridge.environments import remote_requirements
 from aml_bridge.settings import DEFAULT_BASE_IMAGE
-from aml_bridge.translate import JobFacts, RunContext, build_spec
+from aml_bridge.specs.command import build_spec
+from aml_bridge.specs.common import JobFacts, RunContext
 from tests.executor.test_status_round import Reports, status_executor, status_round
 from tests.local_service.helpers import wait_for
 

@@ -10,7 +10,8 @@ from azure.ai.ml import load_job
 from aml_bridge.clusters import Cluster, by_size, parse_instance_table, without_identity
 from aml_bridge.environments import remote_requirements
 from aml_bridge.names import NAME, experiment_name
-from aml_bridge.translate import JobFacts, RunContext, build_spec, run_tag_key
+from aml_bridge.specs.command import build_spec
+from aml_bridge.specs.common import JobFacts, RunContext, run_tag_key
 
 CONDA = "channels: [conda-forge, bioconda]\ndependencies:\n  - bwa =0.7.17\n  - samtools =1.17\n"
 # As the client reads them from the workspace: a large cluster listed first, a small one.

@@ -1,9 +1,5 @@
-"""A Snakemake job → an Azure ML command job spec, as pure functions over plain data.
-
-No azure.ai.ml here: the spec is a dataclass whose `to_yaml()` is the Azure ML job YAML
-(commandJob schema). The same dict is dumped for inspection and loaded by the SDK adapter for
-submission, so what is inspected is exactly what is submitted.
-"""
+"""What every job type's spec shares: the facts read off a Snakemake job, the run's context,
+names, tags, placement on a cluster, time limit and environment. Pure functions, plain data."""
 
 from __future__ import annotations
 
@@ -21,7 +17,6 @@ from aml_bridge.clusters import (
 from aml_bridge.environments import EnvironmentSpec, choose_environment
 from aml_bridge.names import DISPLAY_NAME_MAX, TAG_VALUE_MAX, azure_name, shorten
 
-SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
 RUN_TAG = "snakemake_run_id"
 PLUGIN_INPUT = "snakemake_plugins"
 # `${{inputs.x}}` is Azure ML's placeholder for the input's local folder; the rest is shell:
@@ -44,6 +39,7 @@ class JobFacts:
     command: str
     container_image: str | None = None
     conda_file: tuple[str, str] | None = None  # (path, text)
+    retries: int = 0  # the rule's retries (a parallel step's retry_settings.max_retries)
 
     @property
     def label(self) -> str:
@@ -73,53 +69,8 @@ class RunContext:
     env_vars: dict[str, str] = field(default_factory=dict)
     # azureml:// folder URI of the storage plugin bundle (aml_bridge.plugin_bundle), if any
     plugin_bundle: str | None = None
-
-
-@dataclass(frozen=True)
-class CommandJobSpec:
-    name: str
-    display_name: str
-    experiment: str
-    tags: dict[str, str]
-    compute: str | None  # None: serverless
-    environment: EnvironmentSpec
-    command: str
-    env_vars: dict[str, str]
-    instance_type: str | None
-    timeout_s: int | None
-    low_priority: bool
-    plugin_bundle: str | None = None
-
-    def to_yaml(self, inline_environment: bool = True) -> dict[str, Any]:
-        """The Azure ML YAML; with inline_environment=False built environments are referenced
-        by their registered name and version (the client registers them first)."""
-        spec: dict[str, Any] = {
-            "$schema": SCHEMA,
-            "type": "command",
-            "name": self.name,
-            "display_name": self.display_name,
-            "experiment_name": self.experiment,
-            "tags": dict(self.tags),
-            "environment": (
-                self.environment.inline() if inline_environment else self.environment.registered_id
-            ),
-            "command": (PLUGIN_PATH_EXPORT if self.plugin_bundle else "") + self.command,
-        }
-        if self.compute:  # without one, Azure ML runs the job on serverless compute
-            spec["compute"] = f"azureml:{self.compute}"
-        if self.plugin_bundle:
-            spec["inputs"] = {
-                PLUGIN_INPUT: {"type": "uri_folder", "path": self.plugin_bundle, "mode": "ro_mount"}
-            }
-        if self.env_vars:
-            spec["environment_variables"] = dict(self.env_vars)
-        if self.instance_type:
-            spec["resources"] = {"instance_type": self.instance_type, "instance_count": 1}
-        if self.timeout_s:
-            spec["limits"] = {"timeout": self.timeout_s}
-        if self.low_priority:
-            spec["queue_settings"] = {"job_tier": "spot"}
-        return spec
+    # azureml:// folder under which groups run as parallel steps keep their files, if any
+    group_root: str | None = None
 
 
 def display_name(rule: str, wildcards: dict[str, str]) -> str:
@@ -202,11 +153,10 @@ def placement(run: RunContext, facts: JobFacts) -> tuple[str | None, str | None]
     return choose_cluster(run.clusters, facts.threads, mem_mb, facts.label, pinned).name, None
 
 
-def build_spec(run: RunContext, facts: JobFacts) -> CommandJobSpec:
-    """The command job for one attempt of one Snakemake job. ValueError names the job."""
-    compute, instance_type = placement(run, facts)
+def job_environment(run: RunContext, facts: JobFacts) -> EnvironmentSpec:
+    """The Azure ML environment of a job; ValueError naming the job."""
     try:
-        environment = choose_environment(
+        return choose_environment(
             aml_environment=_string_resource(facts, "aml_environment"),
             container_image=facts.container_image,
             conda_file=facts.conda_file,
@@ -216,17 +166,3 @@ def build_spec(run: RunContext, facts: JobFacts) -> CommandJobSpec:
         )
     except ValueError as e:
         raise ValueError(f"{facts.label}: {e}") from e
-    return CommandJobSpec(
-        name=job_name(run.run_id, facts),
-        display_name=facts.label,
-        experiment=run.experiment,
-        tags=job_tags(run, facts),
-        compute=compute,
-        environment=environment,
-        command=facts.command,
-        env_vars=dict(run.env_vars),
-        instance_type=instance_type,
-        timeout_s=timeout_seconds(facts),
-        low_priority=run.low_priority and compute is None,
-        plugin_bundle=run.plugin_bundle,
-    )

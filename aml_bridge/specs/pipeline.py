@@ -1,0 +1,215 @@
+"""A Snakemake group of independent jobs → one Azure ML pipeline job with one parallel step,
+as a pure function over plain data.
+
+Each member job is one item: a small JSON manifest in the step's `uri_folder` input
+(`input_data`). The entry script (`aml_bridge/member_entry.py`, the step's code) runs each
+member's own Snakemake command and returns a row (the member's id) per member that succeeded;
+`append_row_to` collects the rows in `results.txt`, each member's output goes to
+`logs/<id>.log`. All of it lives in one folder per attempt on the datastore, which the
+executor reads when the pipeline ends.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from aml_bridge.clusters import Cluster
+from aml_bridge.environments import EnvironmentSpec
+from aml_bridge.names import DISPLAY_NAME_MAX, TAG_VALUE_MAX, shorten
+from aml_bridge.specs.common import (
+    PLUGIN_INPUT,
+    JobFacts,
+    RunContext,
+    job_environment,
+    job_key,
+    job_name,
+    job_tags,
+    placement,
+    timeout_seconds,
+)
+
+SCHEMA = "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json"
+STEP = "members"
+ENTRY_SCRIPT = "member_entry.py"
+MEMBERS_INPUT, RESULTS_OUTPUT, LOGS_OUTPUT = "members", "results", "member_logs"
+GROUP_TAG = "snakemake_group"
+# Azure ML's per-call default (60 s) would kill every genomics task: without a runtime, a day.
+DEFAULT_MEMBER_TIMEOUT_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member job of a group: its id (stable across attempts) and facts."""
+
+    id: str
+    facts: JobFacts
+
+    def manifest(self) -> bytes:
+        f = self.facts
+        data = {
+            "id": self.id,
+            "rule": f.rule,
+            "wildcards": f.wildcards,
+            "label": f.label,
+            "command": f.command,
+        }
+        return json.dumps(data, sort_keys=True).encode()
+
+
+def members_of(facts: list[JobFacts]) -> tuple[Member, ...]:
+    return tuple(Member(job_key(f.rule, f.outputs), f) for f in facts)
+
+
+@dataclass(frozen=True)
+class PipelineJobSpec:
+    name: str
+    display_name: str
+    experiment: str
+    tags: dict[str, str]
+    compute: str
+    environment: EnvironmentSpec
+    env_vars: dict[str, str]
+    members: tuple[Member, ...]
+    folder: str  # azureml:// folder of this attempt: members/, results.txt, logs/
+    instance_count: int
+    max_concurrency_per_instance: int
+    max_retries: int
+    timeout_s: int
+    plugin_bundle: str | None = None
+
+    @property
+    def members_uri(self) -> str:
+        return f"{self.folder}members/"
+
+    @property
+    def results_uri(self) -> str:
+        return f"{self.folder}results.txt"
+
+    @property
+    def logs_uri(self) -> str:
+        return f"{self.folder}logs/"
+
+    def manifests(self) -> dict[str, bytes]:
+        """File name → content of the items folder."""
+        return {f"{m.id}.json": m.manifest() for m in self.members}
+
+    def to_yaml(self, code: str, inline_environment: bool = True) -> dict[str, Any]:
+        """The pipeline job YAML; `code` is the folder holding the entry script (a path
+        relative to the YAML file, or absolute)."""
+        arguments = f"--logs ${{{{outputs.{LOGS_OUTPUT}}}}}"
+        inputs: dict[str, Any] = {
+            MEMBERS_INPUT: {"type": "uri_folder", "path": self.members_uri, "mode": "ro_mount"}
+        }
+        if self.plugin_bundle:
+            arguments += f" --plugins ${{{{inputs.{PLUGIN_INPUT}}}}}"
+            inputs[PLUGIN_INPUT] = {
+                "type": "uri_folder",
+                "path": self.plugin_bundle,
+                "mode": "ro_mount",
+            }
+        outputs = {
+            RESULTS_OUTPUT: {"type": "uri_file", "path": self.results_uri, "mode": "rw_mount"},
+            LOGS_OUTPUT: {"type": "uri_folder", "path": self.logs_uri, "mode": "rw_mount"},
+        }
+        environment = (
+            self.environment.inline() if inline_environment else self.environment.registered_id
+        )
+        step: dict[str, Any] = {
+            "type": "parallel",
+            "compute": f"azureml:{self.compute}",
+            "inputs": {k: f"${{{{parent.inputs.{k}}}}}" for k in inputs},
+            "outputs": {k: f"${{{{parent.outputs.{k}}}}}" for k in outputs},
+            "input_data": f"${{{{inputs.{MEMBERS_INPUT}}}}}",
+            "mini_batch_size": "1",
+            "resources": {"instance_count": self.instance_count},
+            "max_concurrency_per_instance": self.max_concurrency_per_instance,
+            "retry_settings": {"max_retries": self.max_retries, "timeout": self.timeout_s},
+            # one member failing (after its retries) fails the group
+            "mini_batch_error_threshold": 0,
+            "error_threshold": 0,
+            "logging_level": "INFO",
+            "task": {
+                "type": "run_function",
+                "code": code,
+                "entry_script": ENTRY_SCRIPT,
+                "environment": environment,
+                "program_arguments": arguments,
+                "append_row_to": f"${{{{outputs.{RESULTS_OUTPUT}}}}}",
+            },
+        }
+        if self.env_vars:
+            step["environment_variables"] = dict(self.env_vars)
+        return {
+            "$schema": SCHEMA,
+            "type": "pipeline",
+            "name": self.name,
+            "display_name": self.display_name,
+            "experiment_name": self.experiment,
+            "tags": dict(self.tags),
+            "settings": {"default_compute": f"azureml:{self.compute}"},
+            "inputs": inputs,
+            "outputs": outputs,
+            "jobs": {STEP: step},
+        }
+
+
+def group_label(group: JobFacts, members: tuple[Member, ...]) -> str:
+    """`rule[n jobs]` (the group's id when its members' rules differ)."""
+    rules = sorted({m.facts.rule for m in members})
+    rule = rules[0] if len(rules) == 1 else group.rule
+    return shorten(f"{rule}[{len(members)} jobs]", DISPLAY_NAME_MAX)
+
+
+def build_pipeline_spec(
+    run: RunContext, group: JobFacts, groupid: str, members: tuple[Member, ...]
+) -> PipelineJobSpec:
+    """The pipeline job for one attempt of a group of independent jobs sharing an environment.
+
+    Each member is placed like a command job (the smallest cluster whose node fits its threads
+    and memory); the step gets `resources.instance_count` nodes (default: enough for all members
+    at once, at most the cluster's size) running node cores ÷ threads members each.
+    ValueError names the group.
+    """
+    if not run.group_root:
+        raise ValueError(
+            f"{group.label}: a group runs as a parallel step only with the azureml default "
+            "storage (its members' manifests go to the datastore)"
+        )
+    biggest = max(members, key=lambda m: (m.facts.threads, m.facts.resources.get("mem_mb") or 0))
+    compute, _ = placement(run, biggest.facts)
+    if compute is None:
+        raise ValueError(f"{group.label}: a parallel step needs a compute cluster, not serverless")
+    cluster = next((c for c in run.clusters if c.name == compute), None)
+    per_node = _per_node(cluster, biggest.facts.threads)
+    wanted = group.resources.get("instance_count")
+    if wanted is not None and (not isinstance(wanted, int) or wanted < 1):
+        raise ValueError(f"{group.label}: resource instance_count must be a positive integer")
+    nodes = wanted or math.ceil(len(members) / per_node)
+    if cluster is not None:
+        nodes = min(nodes, cluster.max_instances)
+    limits = [timeout_seconds(m.facts) for m in members]
+    name = job_name(run.run_id, group)
+    return PipelineJobSpec(
+        name=name,
+        display_name=group_label(group, members),
+        experiment=run.experiment,
+        tags={**job_tags(run, group), GROUP_TAG: shorten(groupid, TAG_VALUE_MAX)},
+        compute=compute,
+        environment=job_environment(run, group),
+        env_vars=dict(run.env_vars),
+        members=members,
+        folder=f"{run.group_root.rstrip('/')}/{name}/",
+        instance_count=max(1, nodes),
+        max_concurrency_per_instance=per_node,
+        max_retries=max(m.facts.retries for m in members),
+        timeout_s=max((t for t in limits if t), default=DEFAULT_MEMBER_TIMEOUT_S),
+        plugin_bundle=run.plugin_bundle,
+    )
+
+
+def _per_node(cluster: Cluster | None, threads: int) -> int:
+    """Members one node runs at once: its cores ÷ a member's threads (1 without cluster sizes)."""
+    return max(1, cluster.cores // max(1, threads)) if cluster else 1

@@ -1,0 +1,73 @@
+"""A group of independent Snakemake jobs → one pipeline job with one parallel step (pure)."""
+
+import dataclasses
+
+import pytest
+import yaml
+from azure.ai.ml import load_job
+
+from aml_bridge.specs.pipeline import build_pipeline_spec, members_of
+from tests.executor.test_translate import RUN, SERVERLESS, facts
+
+ROOT = "azureml://datastores/workspaceblobstore/paths/out/.snakemake/aml/groups/"
+GROUPED = dataclasses.replace(RUN, group_root=ROOT)
+
+
+def group_facts(**change):
+    base = dict(rule="group_bwa_mem", wildcards={}, outputs=("a", "b"), command="")
+    return facts(**{**base, **change})
+
+
+def members(n: int, **change):
+    return members_of(
+        [
+            facts(wildcards={"sample": f"S{i}"}, outputs=(f"results/mapped/S{i}.bam",), **change)
+            for i in range(n)
+        ]
+    )
+
+
+def test_group_is_a_pipeline_with_one_parallel_step_sized_to_the_cluster(tmp_path):
+    spec = build_pipeline_spec(GROUPED, group_facts(), "bwa_mem", members(5, retries=2))
+    assert spec.display_name == "bwa_mem[5 jobs]"
+    assert spec.tags["snakemake_group"] == "bwa_mem" and spec.tags["snakemake_run_id"] == "r1a2b3c4"
+    assert spec.compute == "genomics-cluster"  # the smallest a member (4 threads) fits
+    assert spec.max_concurrency_per_instance == 8 // 4  # genomics-cluster: 8 cores, 4 threads
+    assert spec.instance_count == 3  # 5 members, 2 per node; the cluster has 4 nodes
+    assert spec.timeout_s == 90 * 60 and spec.max_retries == 2
+    assert len(spec.manifests()) == 5 and spec.folder.startswith(ROOT)
+    (tmp_path / "code").mkdir()
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(spec.to_yaml("code")))
+    job = load_job(path)  # as `az ml job create --file` reads it
+    step = job.jobs["members"]
+    assert job.type == "pipeline" and step.type == "parallel"
+    assert step.mini_batch_size == 1 and step.resources.instance_count == 3
+    assert step.retry_settings.timeout == 90 * 60 and step.retry_settings.max_retries == 2
+    assert step.mini_batch_error_threshold == 0 and step.error_threshold == 0
+    assert step.task.append_row_to == "${{outputs.results}}"
+
+
+def test_member_without_runtime_gets_a_day_never_the_60_s_default():
+    no_runtime = members(2, resources={"mem_mb": 6000})
+    assert build_pipeline_spec(GROUPED, group_facts(), "g", no_runtime).timeout_s == 24 * 3600
+
+
+def test_nodes_never_exceed_the_cluster_and_follow_instance_count():
+    assert build_pipeline_spec(GROUPED, group_facts(), "g", members(40)).instance_count == 4
+    pinned = group_facts(resources={"instance_count": 1})
+    assert build_pipeline_spec(GROUPED, pinned, "g", members(40)).instance_count == 1
+
+
+def test_member_ids_are_stable_and_a_retry_keeps_the_name_scheme():
+    assert [m.id for m in members(3)] == [m.id for m in members(3)]
+    second = build_pipeline_spec(GROUPED, group_facts(attempt=2), "g", members(1))
+    assert second.name.endswith("-2") and second.display_name == "bwa_mem[1 jobs]"
+
+
+def test_group_needs_azureml_storage_and_a_cluster():
+    with pytest.raises(ValueError, match="azureml default storage"):
+        build_pipeline_spec(RUN, group_facts(), "g", members(2))
+    serverless = dataclasses.replace(SERVERLESS, group_root=ROOT)
+    with pytest.raises(ValueError, match="not serverless"):
+        build_pipeline_spec(serverless, group_facts(), "g", members(2))
