@@ -15,7 +15,8 @@ from aml_bridge.clusters import Cluster, choose_cluster
 from aml_bridge.environments import EnvironmentSpec
 from aml_bridge.job_storage import DATASTORES_ENV
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
-from aml_bridge.translate import PLUGIN_INPUT, PLUGIN_PATH_EXPORT, SCHEMA
+from aml_bridge.specs.command import SCHEMA
+from aml_bridge.specs.common import PLUGIN_INPUT, PLUGIN_PATH_EXPORT
 from aml_bridge.workflow_rules import RuleFacts
 from aml_bridge.workspace_admin import WorkspaceAdmin
 from aml_bridge.workspace_plan import ComponentWanted

@@ -15,7 +15,7 @@ from typing import Any
 
 from aml_bridge.environments import EnvironmentSpec, choose_environment
 from aml_bridge.names import azure_name
-from aml_bridge.translate import PLUGIN_INPUT, PLUGIN_PATH_EXPORT
+from aml_bridge.specs.common import PLUGIN_INPUT, PLUGIN_PATH_EXPORT
 from aml_bridge.workflow_rules import RuleFacts
 
 COMPONENT_SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json"
