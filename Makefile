@@ -14,7 +14,7 @@ demo: setup
 	@echo "MultiQC report: results/qc/multiqc_report.html"
 
 test: setup
-	python3 -m pytest -ra
+	python3 -m pytest -ra --durations=25
 
 lint: setup
 	ruff check .
