@@ -256,7 +256,11 @@ def stage_local_inputs(paths):
 def data_asset_input(value):
     """`azureml:NAME:VERSION` or `azureml:NAME@latest`: a registered data asset, read from the
     datastore path it names (resolved once by the azureml storage plugin, version logged);
-    a data asset that does not exist fails here, naming it. Anything else is a path."""
+    a data asset that does not exist fails here, naming it. Anything else is a path (and
+    costs no import of the storage plugin: this runs at every parse, in every remote job).
+    """
+    if not str(value).startswith("azureml:"):
+        return value
     from snakemake_storage_plugin_azureml.data_assets import is_data_asset, resolve
 
     if not is_data_asset(value):
