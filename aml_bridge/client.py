@@ -27,6 +27,9 @@ from aml_bridge.settings import ExecutorSettings
 
 # Run ids per batch status lookup: a conservative batch size (500 active jobs: 2 requests).
 STATUS_BATCH = 250
+# Where run history keeps a run's logs; a parallel step's summary among them.
+ARTIFACTS = "azureml://datastores/workspaceartifactstore/paths/"
+STEP_RESULT = "logs/job_result.txt"
 
 
 @dataclass(frozen=True)
@@ -269,17 +272,43 @@ class AmlClient:
 
     def step_errors(self, name: str) -> list[str]:
         """The error messages of a pipeline job's failed child runs (its steps)."""
+        return [m for step in self._failed_steps(name) if (m := self.run_end(step).message)]
+
+    def step_result(self, name: str, dest: Path) -> Path | None:
+        """The `logs/job_result.txt` of a pipeline job's failed step at dest (a parallel step's
+        own account of how it ended), or None when no failed step left one.
+
+        Read where `jobs.download` reads any run's logs (`ExperimentRun/dcid.<run>/` on the
+        workspace's artifact store), through the SDK's own helper: `jobs.download(step)` would
+        fetch every log of every worker, and first GET the step as a job.
+        """
+        from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
+
+        for step in self._failed_steps(name):
+            uri = f"{ARTIFACTS}ExperimentRun/dcid.{step}/{STEP_RESULT}"
+            with tempfile.TemporaryDirectory() as tmp:
+                self._call(
+                    lambda u=uri, t=tmp: download_artifact_from_aml_uri(u, t, self.ml.datastores)
+                )
+                if kept := _keep(sorted(Path(tmp).rglob("job_result.txt")), dest):
+                    return kept
+        return None
+
+    def _failed_steps(self, name: str) -> list[str]:
         steps = self._call(lambda: list(self.ml.jobs.list(parent_job_name=name)))
-        failed = [step.name for step in steps if _status(step.status) == "Failed"]
-        return [m for step in failed if (m := self.run_end(step).message)]
+        return [step.name for step in steps if _status(step.status) == "Failed"]
 
     def download_log(self, name: str, dest: Path) -> Path | None:
         """The job's std_log.txt at dest, or None when the job left no such log."""
         with tempfile.TemporaryDirectory() as tmp:
             self._call(lambda: self.ml.jobs.download(name, download_path=tmp, all=False))
-            found = sorted(Path(tmp).rglob("std_log*.txt"))
-            if not found:
-                return None
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(found[0], dest)
-            return dest
+            return _keep(sorted(Path(tmp).rglob("std_log*.txt")), dest)
+
+
+def _keep(found: list[Path], dest: Path) -> Path | None:
+    """The first downloaded file copied to dest (None when nothing was found)."""
+    if not found:
+        return None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(found[0], dest)
+    return dest

@@ -28,7 +28,7 @@ from aml_bridge.group_files import GroupFiles, group_root
 from aml_bridge.job_env import job_env_vars
 from aml_bridge.job_facts import independent_group, job_facts
 from aml_bridge.job_storage import located_datastores
-from aml_bridge.logs import excerpt, log_path
+from aml_bridge.logs import LOG_ROOT, excerpt, log_path
 from aml_bridge.names import experiment_name
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
 from aml_bridge.polling import StatusPoller
@@ -201,8 +201,9 @@ class Executor(RemoteExecutor):
 
     def _group_spec(self, job: JobExecutorInterface, facts: JobFacts) -> PipelineJobSpec:
         """The pipeline job of a group's attempt. Snakemake removes the outputs of every member
-        of a failed group before its retry, unless --keep-incomplete: then members that
-        succeeded in an earlier attempt keep their outputs on the datastore and are left out."""
+        of a failed group before its retry, unless keep-incomplete (set by the aml profile):
+        then members that succeeded in an earlier attempt keep their outputs on the datastore
+        and are left out."""
         members = members_of([job_facts(m, self.format_job_exec(m)) for m in job.jobs])
         keep = self.workflow.execution_settings.keep_incomplete
         done = self._group_done.get((facts.rule, facts.outputs), set()) if keep else set()
@@ -366,8 +367,9 @@ class Executor(RemoteExecutor):
         """Which members did not succeed, with the step's error and each member's own log."""
         done = self._succeeded_members(spec, facts)
         failed = [m for m in spec.members if m.id not in done]
-        lines = [] if result is not Outcome.FAILED else self._step_errors(spec.name)
-        aux_logs = []
+        lines, aux_logs = [], []
+        if result is Outcome.FAILED:
+            lines, aux_logs = self._step_failure(spec, facts)
         for member in failed:
             f = member.facts
             wildcards = ", ".join(f"{k}={v}" for k, v in sorted(f.wildcards.items()))
@@ -386,17 +388,35 @@ class Executor(RemoteExecutor):
             lines.append(f"{head}. From {log}:\n{excerpt(log)}")
         lines.append(
             f"{len(done)} of {len(spec.members)} member(s) succeeded; "
-            "with --keep-incomplete a retry of the group reruns only the others."
+            + (
+                "their outputs are kept: a retry of the group reruns only the others."
+                if self.workflow.execution_settings.keep_incomplete
+                else "without keep-incomplete (the aml profile sets it) Snakemake removes "
+                "their outputs and a retry reruns every member."
+            )
         )
         return "\n".join(lines) + "\n", aux_logs
 
-    def _step_errors(self, name: str) -> list[str]:
-        """The parallel step's own error (what its logs/job_result.txt says)."""
+    def _step_failure(self, spec: PipelineJobSpec, facts: JobFacts) -> tuple[list[str], list[str]]:
+        """The failed step's own account: its run's error and its `logs/job_result.txt` (what
+        Azure ML says to read first when a parallel step fails), saved beside the members' logs.
+        An error that the job result already states is not repeated."""
         try:
-            return [f"Step: {message}" for message in self.client.step_errors(name)]
+            errors = self.client.step_errors(spec.name)
         except Exception as e:
-            self.logger.warning(f"aml: reading the step errors of {name} failed ({e})")
-            return []
+            self.logger.warning(f"aml: reading the step errors of {spec.name} failed ({e})")
+            errors = []
+        try:
+            dest = LOG_ROOT / facts.rule / f"{spec.name}.job_result.txt"
+            result = self.client.step_result(spec.name, dest)
+        except Exception as e:
+            self.logger.warning(f"aml: downloading the job result of {spec.name} failed ({e})")
+            result = None
+        said = result.read_text(errors="replace") if result else ""
+        lines = [f"Step: {message}" for message in errors if message.strip() not in said]
+        if result is None:
+            return lines, []
+        return [*lines, f"Step result, from {result}:\n{excerpt(result)}"], [str(result)]
 
     def _cancel_stalled(self, name: str, status: str) -> str:
         """NotResponding (or Paused) may resume: cancel the job before its attempt counts as

@@ -79,6 +79,7 @@ rule chain_b:
 """
 
 SAMPLES = ["a", "b", "c"]
+PROFILE = Path(__file__).resolve().parents[2] / "workflow_profiles" / "aml"
 
 
 @pytest.fixture
@@ -124,28 +125,41 @@ def test_independent_group_is_one_pipeline_job_and_dependent_group_one_command_j
         assert f"make[3 jobs]: make[s={s}] done" in proc.stderr
 
 
-def test_failed_member_fails_the_group_naming_it_and_a_retry_reruns_only_it(
+def test_failed_member_fails_the_group_naming_it_and_retries_rerun_only_it(
     aml_run, groups_workflow
 ):
+    """With the shipped profile (keep-incomplete) and --retries 1: c fails both tries of the
+    first attempt's step (the step retries it alone) and both of the group's retry, which runs c
+    only; the next invocation plans c only, without --rerun-incomplete."""
     wf = groups_workflow
-    # c fails both tries of the first attempt's step (the step retries it alone), then
-    # succeeds in the group's retry, which runs c only: --keep-incomplete keeps a's and b's
-    # outputs (without it Snakemake removes every member's outputs of a failed group)
     targets = [f"results/raw/{s}.txt" for s in SAMPLES]
-    retry = ("--retries", "1", "--keep-incomplete")
-    proc = snakemake(wf, *_args(aml_run, wf, *retry, *targets, config=("fail_c=2",)))
+    profile = ("--profile", str(PROFILE), "--retries", "1", *targets)
+    proc = snakemake(wf, *_args(aml_run, wf, *profile, config=("fail_c=4",)), check=False)
     err = proc.stderr
+    assert proc.returncode != 0
     assert "Member make[s=c] (rule make, s=c) did not succeed" in err
     assert "ERROR: sample c broke" in err  # the member's log excerpt
     assert "Failed nodes: /members" in err and "Studio: https://" in err
-    assert "Step: 1 mini-batch(es) failed after 1 retries" in err
+    assert "2 of 3 member(s) succeeded; their outputs are kept" in err
     log = wf / ".snakemake/aml_logs/make/s=c/1.log"
     assert "ERROR: sample c broke" in log.read_text()
-    assert "2 of 3 member(s) succeeded" in err
-    assert (_tries(wf, "a"), _tries(wf, "b"), _tries(wf, "c")) == (1, 1, 3)
-    assert "make[1 jobs]: make[s=c] done" in err
-    names = aml_run.blob_names()
-    assert {f"{aml_run.path}/{t}" for t in targets} <= names
+    # the step's own logs/job_result.txt, shown and kept beside the members' logs
+    (result,) = (wf / ".snakemake/aml_logs/group_make").glob("*-1.job_result.txt")
+    assert "more than mini_batch_error_threshold 0" in result.read_text()
+    assert f"Step result, from {result.relative_to(wf)}:" in err
+    assert "1 mini-batch(es) failed after 1 retries, more than" in err
+    assert (_tries(wf, "a"), _tries(wf, "b"), _tries(wf, "c")) == (1, 1, 4)
+    jobs = aml_run.run_jobs(run_tag_key(run_id_of(err)))
+    retry = next(j for j in jobs if j.tags["snakemake_attempt"] == "2")
+    assert retry.display_name == "make[1 jobs]"
+    members = f"{aml_run.path}/.snakemake/aml/groups/{retry.name}/members/"
+    assert len([n for n in aml_run.blob_names() if n.startswith(members)]) == 1
+    assert {f"{aml_run.path}/results/raw/{s}.txt" for s in "ab"} <= aml_run.blob_names()
+
+    # the next invocation: c alone (a's and b's outputs kept, no job left marked incomplete)
+    plan = snakemake(wf, *_args(aml_run, wf, "-n", *profile, config=("fail_c=4",)))
+    planned = [line.strip() for line in plan.stdout.splitlines() if "wildcards:" in line]
+    assert planned == ["wildcards: s=c"]
 
 
 @pytest.mark.slow
