@@ -21,10 +21,11 @@ from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
 from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 
 from aml_bridge import settings as aml_settings
-from aml_bridge.client import AmlClient, JobState, RunEnd
+from aml_bridge.client import AmlClient, JobState
 from aml_bridge.clusters import Cluster, parse_instance_table, without_identity
 from aml_bridge.environments import remote_requirements
 from aml_bridge.group_files import GroupFiles, group_root
+from aml_bridge.job_ends import JobEnds
 from aml_bridge.job_env import job_env_vars
 from aml_bridge.job_facts import independent_group, job_facts
 from aml_bridge.job_storage import located_datastores
@@ -34,14 +35,14 @@ from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
 from aml_bridge.polling import StatusPoller
 from aml_bridge.run_state import finished_run, remember_run, unfinished_run
 from aml_bridge.specs.command import CommandJobSpec, build_spec
-from aml_bridge.specs.common import JobFacts, RunContext, timeout_seconds
+from aml_bridge.specs.common import JobFacts, RunContext
 from aml_bridge.specs.pipeline import (
     ENTRY_SCRIPT,
     PipelineJobSpec,
     build_pipeline_spec,
     members_of,
 )
-from aml_bridge.status import LOST, Outcome, canceled_by_time_limit, outcome, restarted
+from aml_bridge.status import Outcome
 
 
 class Executor(RemoteExecutor):
@@ -55,6 +56,7 @@ class Executor(RemoteExecutor):
         experiment = s.experiment or experiment_name(Path(self.workflow.workdir_init).name)
         self.client = AmlClient(s, on_retry=self._log_retry)
         self.poller = StatusPoller(self.client, experiment, s.status_interval, self.logger)
+        self.ends = JobEnds(self.client, self.logger)
         clusters = self._read_clusters()  # before any upload: a missing cluster ends the run
         env_vars, withheld = job_env_vars(self.envvars())
         self._warn_about_setup(withheld)
@@ -103,9 +105,7 @@ class Executor(RemoteExecutor):
         return clusters
 
     def _init_watch(self) -> None:
-        """What the status rounds remember between rounds."""
-        self._last_status: dict[str, str] = {}
-        self._canceled_here: set[str] = set()  # canceled by this run (Ctrl-C, stalled jobs)
+        """What the executor remembers between status rounds."""
         # Jobs (rule, outputs) never to be sent again, with the reason their next attempt fails
         # at once: Snakemake has no hook to stop its retries of a failed job.
         self._refused: dict[tuple[str, tuple[str, ...]], str] = {}
@@ -260,61 +260,37 @@ class Executor(RemoteExecutor):
                 submitted.append(info)
         if not submitted:
             return
-        try:
-            async with self.status_rate_limiter:
-                states = self.poller.round([info.external_jobid for info in submitted])
-        except Exception as e:  # a status round that fails never fails a job
-            self.logger.warning(f"aml: status request failed ({e}); jobs stay active")
-            for info in submitted:
-                yield info
-            self.next_seconds_between_status_checks = self.poller.next_round(changed=False)
-            return
-        changed = False
+        async with self.status_rate_limiter:
+            found = self.poller.poll([info.external_jobid for info in submitted])
+        labels = {info.external_jobid: info.aux["facts"].label for info in submitted}
+        for restart in found.restarts:  # low-priority preemption: nothing to do but say so
+            self.logger.warning(
+                f"aml: job {restart.name} ({labels[restart.name]}) went from {restart.was} "
+                f"back to {restart.now}: Azure ML restarts it (its low-priority node was "
+                "preempted)"
+            )
         for info in submitted:
-            state = states[info.external_jobid]
-            if state is not None:
-                self._note_restart(info, state.status)
-            result = outcome(state.status) if state else Outcome.ACTIVE
-            if result is Outcome.ACTIVE:
+            ended = found.ended.get(info.external_jobid)
+            if ended is None:
                 self._log_progress(info)
                 yield info
                 continue
-            changed = True
-            self.poller.forget(info.external_jobid)
-            self._last_status.pop(info.external_jobid, None)
+            state, result = ended
             if result is Outcome.SUCCEEDED:
                 self._log_members(info)
                 self.report_job_success(info)
             else:
                 self._report_failure(info, state, result)
-        self.next_seconds_between_status_checks = self.poller.next_round(changed)
-
-    def _note_restart(self, info: SubmittedJobInfo, status: str) -> None:
-        """Preemption of a low-priority node: Azure ML queues the same job again and restarts
-        it. Nothing to do but say so: its outputs come from the run that completes."""
-        name = info.external_jobid
-        previous, self._last_status[name] = self._last_status.get(name), status
-        if restarted(previous, status):
-            facts: JobFacts = info.aux["facts"]
-            self.logger.warning(
-                f"aml: job {name} ({facts.label}) went from {previous} back to {status}: "
-                "Azure ML restarts it (its low-priority node was preempted)"
-            )
+        self.next_seconds_between_status_checks = self.poller.next_round(bool(found.ended))
 
     def _report_failure(self, info: SubmittedJobInfo, state: JobState, result: Outcome) -> None:
         facts: JobFacts = info.aux["facts"]
         name = info.external_jobid
-        if state.status == LOST:
-            reason = "is no longer known to the workspace (deleted or never created)"
-        elif result is Outcome.STALLED:
-            reason = self._cancel_stalled(name, state.status)
-        elif result is Outcome.CANCELED:
-            reason = self._canceled_reason(facts, name)
-        else:
-            error = (self._run_end(name).message or "no error message").rstrip(". ")
-            reason = f"{state.status}: {error}"
+        verdict = self.ends.verdict(name, facts, state, result)
+        if verdict.never_again:
+            self._refused[(facts.rule, facts.outputs)] = verdict.never_again
         studio_url = info.aux["submit"].result().studio_url  # status lookups do not carry it
-        msg = f"aml: job {name} {reason}.\nStudio: {studio_url or 'n/a'}\n"
+        msg = f"aml: job {name} {verdict.reason}.\nStudio: {studio_url or 'n/a'}\n"
         spec = info.aux.get("spec")
         if isinstance(spec, PipelineJobSpec):
             detail, aux_logs = self._group_detail(spec, facts, result)
@@ -418,44 +394,6 @@ class Executor(RemoteExecutor):
             return lines, []
         return [*lines, f"Step result, from {result}:\n{excerpt(result)}"], [str(result)]
 
-    def _cancel_stalled(self, name: str, status: str) -> str:
-        """NotResponding (or Paused) may resume: cancel the job before its attempt counts as
-        failed, so that it cannot run alongside its retry. The reason for the error."""
-        self._canceled_here.add(name)
-        try:
-            self.client.cancel(name)
-        except Exception as e:
-            return (
-                f"was {status} and canceling it failed ({e}): cancel it in the Studio before "
-                "its retry finishes, or both may write the outputs"
-            )
-        return f"was {status}; canceled so that it cannot resume alongside its retry"
-
-    def _canceled_reason(self, facts: JobFacts, name: str) -> str:
-        """Canceled: by its time limit (a failed attempt), by this run, or by someone else (then
-        the job is not resubmitted: someone meant it to stop)."""
-        limit = timeout_seconds(facts)
-        end = self._run_end(name)
-        if canceled_by_time_limit(end.message, end.ran_s, limit):
-            return (
-                f"exceeded its time limit and was canceled by Azure ML: rule {facts.rule} has "
-                f"runtime={facts.resources.get('runtime')} (minutes; the job's limits.timeout "
-                f"{limit} s); raise the rule's runtime resource"
-            )
-        if name in self._canceled_here:
-            return "was canceled by this run"
-        self._refused[(facts.rule, facts.outputs)] = (
-            f"aml: {facts.label} was canceled outside this run (job {name}); not resubmitted. "
-        )
-        return "was canceled outside this run (Studio, CLI or API); not resubmitted"
-
-    def _run_end(self, name: str) -> RunEnd:
-        try:
-            return self.client.run_end(name)
-        except Exception as e:
-            self.logger.warning(f"aml: reading the error of {name} failed ({e})")
-            return RunEnd(None, None)
-
     def _download_log(self, facts: JobFacts, name: str) -> Path | None:
         dest = log_path(facts.rule, facts.wildcards, facts.attempt)
         try:
@@ -481,7 +419,7 @@ class Executor(RemoteExecutor):
             for info in active_jobs
             if not info.aux["submit"].cancelled() and info.aux["submit"].exception() is None
         ]
-        self._canceled_here.update(names)
+        self.ends.canceled_here.update(names)
         for name, future in [(n, self.pool.submit(self.client.cancel, n)) for n in names]:
             try:
                 future.result()

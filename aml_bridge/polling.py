@@ -4,19 +4,41 @@ service asked for, and the interval to the next round.
 A round looks the active jobs up by id in run history's batch lookup (`AmlClient.statuses`),
 whatever their type (command or pipeline jobs are all runs). A job missing from the answer
 (eventual consistency) is looked up by name after a few rounds; a refused batch lookup (a role
-without run-history access) falls back to one GET per job.
+without run-history access) falls back to one GET per job. A round's answer is plain data
+(`Found`): the jobs that ended with what their status means, and those Azure ML restarted;
+what to tell Snakemake about them is the executor's (and `job_ends`'s).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from aml_bridge.client import AmlClient, JobState
 from aml_bridge.retry import refused
-from aml_bridge.status import LOST, next_interval
+from aml_bridge.status import LOST, Outcome, next_interval, outcome, restarted
 
 # Rounds a submitted job may be missing from the batch lookup before it is looked up by name.
 MISSING_ROUNDS_BEFORE_GET = 3
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A job seen running and then waiting again: Azure ML restarts it (preemption)."""
+
+    name: str
+    was: str
+    now: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """What one status round found, as plain data: the jobs that ended (with their state and
+    what it means), and those Azure ML restarted. Every other job asked about is still active
+    (or still missing from the lookup)."""
+
+    ended: dict[str, tuple[JobState, Outcome]] = field(default_factory=dict)
+    restarts: list[Restart] = field(default_factory=list)
 
 
 class StatusPoller:
@@ -28,21 +50,43 @@ class StatusPoller:
         self.interval = base_interval
         self._server_wait: float | None = None
         self._missing: dict[str, int] = {}
+        self._last: dict[str, str] = {}  # the status each active job had in the last round
         self._batch_refused_said = False
 
     def server_asked(self, wait: float) -> None:
         """A call was throttled: the next round comes no sooner than the service asked."""
         self._server_wait = max(self._server_wait or 0.0, wait)
 
-    def round(self, names: list[str]) -> dict[str, JobState | None]:
+    def poll(self, names: list[str]) -> Found:
+        """One round over the named jobs. A lookup that fails ends no job: all stay active."""
+        try:
+            states = self._round(names)
+        except Exception as e:
+            self.logger.warning(f"aml: status request failed ({e}); jobs stay active")
+            return Found()
+        found = Found()
+        for name, state in states.items():
+            if state is None:
+                continue
+            was, self._last[name] = self._last.get(name), state.status
+            if restarted(was, state.status):
+                found.restarts.append(Restart(name, str(was), state.status))
+            result = outcome(state.status)
+            if result is not Outcome.ACTIVE:
+                found.ended[name] = (state, result)
+                self._forget(name)
+        return found
+
+    def _round(self, names: list[str]) -> dict[str, JobState | None]:
         """Each job's state; None while it is still missing. Raises when the lookup fails."""
         self._server_wait = None
         states = self._statuses(names)
         return {name: states.get(name) or self._lookup_missing(name) for name in names}
 
-    def forget(self, name: str) -> None:
+    def _forget(self, name: str) -> None:
         """The job ended: nothing more to remember about it."""
         self._missing.pop(name, None)
+        self._last.pop(name, None)
 
     def next_round(self, changed: bool) -> float:
         """Seconds to the next round: base when a job ended, else slower; never sooner than

@@ -1,25 +1,20 @@
-"""Status rounds of the executor against the local service: requests per round and outcomes,
-with hundreds of active jobs (no Snakemake workflow: `check_active_jobs` driven directly)."""
+"""Status rounds against the local service: requests per round and what a round finds, with
+hundreds of active jobs of both types (no Snakemake workflow, no executor: the poller alone)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
-
-from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
-from throttler import Throttler
 
 from aml_bridge.client import AmlClient, JobState
 from aml_bridge.environments import remote_requirements
-from aml_bridge.executor import Executor
 from aml_bridge.polling import MISSING_ROUNDS_BEFORE_GET, StatusPoller
 from aml_bridge.settings import DEFAULT_BASE_IMAGE, ExecutorSettings
 from aml_bridge.specs.command import build_spec
 from aml_bridge.specs.common import JobFacts, RunContext
+from aml_bridge.status import LOST, Outcome
 from tests.local_service.helpers import ensure_environment, wait_for
 from tests.local_service.test_pipelines import items_folder, pipeline_job
 
@@ -29,81 +24,56 @@ MAX_REQUESTS_PER_ROUND = 3
 RUNS_BY_IDS = "/experiments/{experimentName}/runs/runIds"
 
 
-@dataclass
-class Reports:
-    succeeded: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-
-
-def status_executor(service, run: RunContext, reports: Reports) -> Executor:
-    """An Executor with just what a status round needs, reporting into `reports`."""
-    settings = ExecutorSettings(
-        subscription=service.subscription_id,
-        resource_group=service.resource_group,
-        workspace=service.workspace,
-        endpoint=service.base_url,
-        status_interval=1,
+def status_client(service) -> AmlClient:
+    return AmlClient(
+        ExecutorSettings(
+            subscription=service.subscription_id,
+            resource_group=service.resource_group,
+            workspace=service.workspace,
+            endpoint=service.base_url,
+        )
     )
-    executor = Executor.__new__(Executor)
-    executor.settings, executor.run, executor.client = settings, run, AmlClient(settings)
-    executor.status_rate_limiter = Throttler(rate_limit=100)
-    executor.logger = logging.getLogger(__name__)
-    executor.next_seconds_between_status_checks = settings.status_interval
-    executor.poller = StatusPoller(executor.client, run.experiment, 1, executor.logger)
-    executor._init_watch()
-    executor.report_job_success = lambda info: reports.succeeded.append(info.external_jobid)
 
-    def report_job_error(info: SubmittedJobInfo, msg: str, aux_logs: list | None = None) -> None:
-        reports.failed[info.external_jobid] = msg
 
-    executor.report_job_error = report_job_error
-    return executor
+def status_run(service, experiment: str) -> RunContext:
+    return RunContext(
+        run_id=uuid.uuid4().hex[:8],
+        experiment=f"{experiment}-{uuid.uuid4().hex[:8]}",
+        compute=service.compute,
+        base_image=DEFAULT_BASE_IMAGE,
+        pip=remote_requirements(version("snakemake"), []),
+    )
+
+
+def poller_of(client: AmlClient, run: RunContext) -> StatusPoller:
+    return StatusPoller(client, run.experiment, 1, logging.getLogger(__name__))
 
 
 def facts(i: int, command: str = "true") -> JobFacts:
     return JobFacts("noop", {"i": str(i)}, 1, 1, {}, (f"out/{i}",), command)
 
 
-def submitted(client: AmlClient, pool: ThreadPoolExecutor, run: RunContext, job: JobFacts):
-    """The job's info as the executor keeps it: facts and the submission's future."""
+def submit(client: AmlClient, pool: ThreadPoolExecutor, run: RunContext, job: JobFacts):
+    """(name, future of the submission) of a command job, submitted as the executor does."""
     spec = build_spec(run, job)
 
-    def submit() -> JobState:
+    def put() -> JobState:
         client.ensure_environment(spec.environment)
         return client.submit(spec.to_yaml(inline_environment=False))
 
-    return SubmittedJobInfo(None, spec.name, {"facts": job, "submit": pool.submit(submit)})
+    return spec.name, pool.submit(put)
 
 
-def never_submitted(run: RunContext, job: JobFacts) -> SubmittedJobInfo:
-    """A job whose submission seemed to succeed but that the workspace never got."""
-    name = build_spec(run, job).name
-    future: Future = Future()
-    future.set_result(JobState(name, "NotStarted", "https://studio/ghost"))
-    return SubmittedJobInfo(None, name, {"facts": job, "submit": future})
-
-
-def held_pipelines(service, run: RunContext, tmp_path) -> list[SubmittedJobInfo]:
+def held_pipelines(service, run: RunContext, tmp_path) -> list[str]:
     """Pipeline jobs of the run's experiment whose steps wait in Queued."""
     ml = service.ml_client()
     env, folder = ensure_environment(ml), items_folder(service, ["a.txt"])
-    infos = []
-    for i in range(PIPELINES):
+    names = []
+    for _ in range(PIPELINES):
         name, job = pipeline_job(tmp_path, env, folder, experiment=run.experiment)
-        state = JobState(name, ml.jobs.create_or_update(job).status)
-        future: Future = Future()
-        future.set_result(state)
-        infos.append(SubmittedJobInfo(None, name, {"facts": facts(1000 + i), "submit": future}))
-    return infos
-
-
-def status_round(executor: Executor, infos: list[SubmittedJobInfo]) -> list[str]:
-    """One round; the names still active after it."""
-
-    async def collect() -> list[str]:
-        return [info.external_jobid async for info in executor.check_active_jobs(infos)]
-
-    return asyncio.run(collect())
+        ml.jobs.create_or_update(job)
+        names.append(name)
+    return names
 
 
 def batch_lookups(service) -> int:
@@ -112,53 +82,43 @@ def batch_lookups(service) -> int:
     )
 
 
-def test_hundreds_of_active_jobs_cost_a_few_requests_per_round(
-    fresh_aml_service, tmp_path, monkeypatch
-):
-    monkeypatch.chdir(tmp_path)  # failed jobs' logs go under .snakemake/
+def test_hundreds_of_active_jobs_cost_a_few_requests_per_round(fresh_aml_service, tmp_path):
     service = fresh_aml_service(max_nodes=4)
-    run = RunContext(
-        run_id="round",
-        experiment=f"round-{uuid.uuid4().hex[:8]}",
-        compute=service.compute,
-        base_image=DEFAULT_BASE_IMAGE,
-        pip=remote_requirements(version("snakemake"), []),
-    )
-    reports = Reports()
-    executor = status_executor(service, run, reports)
+    run = status_run(service, "round")
+    client = status_client(service)
+    poller = poller_of(client, run)
     with ThreadPoolExecutor(8) as pool:
-        done = submitted(executor.client, pool, run, facts(0))
-        fails = submitted(executor.client, pool, run, facts(1, "echo broken >&2; exit 3"))
-        for info in (done, fails):
-            info.aux["submit"].result()
+        done, done_put = submit(client, pool, run, facts(0))
+        fails, fails_put = submit(client, pool, run, facts(1, "echo broken >&2; exit 3"))
+        submitted = {done: done_put.result(), fails: fails_put.result()}
         service.set_faults(queue_delay=3600)  # every later job stays Queued: active
-        held = [
-            submitted(executor.client, pool, run, facts(i)) for i in range(2, HELD - PIPELINES + 2)
-        ]
+        puts = [submit(client, pool, run, facts(i)) for i in range(2, HELD - PIPELINES + 2)]
+        held = [put.result().name for _, put in puts]
     held += held_pipelines(service, run, tmp_path)
-    ghost = never_submitted(run, facts(HELD + 2))
-    held_names = [info.external_jobid for info in held]
-    for info in (done, fails):
-        wait_for(executor.client.ml, info.external_jobid)
+    ghost = build_spec(run, facts(HELD + 2)).name  # "submitted", never received
+    for name in (done, fails):
+        wait_for(client.ml, name)
 
     service.clear_requests()
-    active = status_round(executor, [done, fails, *held, ghost])
+    found = poller.poll([done, fails, *held, ghost])
     assert 1 <= batch_lookups(service) <= MAX_REQUESTS_PER_ROUND
-    assert active == [*held_names, ghost.external_jobid]
-    assert reports.succeeded == [done.external_jobid]
-    message = reports.failed[fails.external_jobid]
-    assert "Failed: Execution failed" in message
-    # the Studio link as Azure ML shapes it (the SDK appends the tenant with `&tid=`)
+    assert {name: result for name, (_, result) in found.ended.items()} == {
+        done: Outcome.SUCCEEDED,
+        fails: Outcome.FAILED,
+    }
+    assert found.restarts == []
+    # what the executor then reports: Azure ML's error and the Studio link as Azure ML shapes
+    # it (the submission's answer; the SDK appends the tenant with `&tid=`)
+    assert "Execution failed" in client.run_end(fails).message
     wsid = f"/subscriptions/{service.subscription_id}/resourcegroups/{service.resource_group}"
-    link = f"{service.base_url}/runs/{fails.external_jobid}?wsid={wsid}/workspaces/"
-    assert f"Studio: {link}{service.workspace}&tid=" in message
+    link = f"{service.base_url}/runs/{fails}?wsid={wsid}/workspaces/{service.workspace}&tid="
+    assert submitted[fails].studio_url.startswith(link)
 
     service.clear_requests()  # a round without news: batch lookups and nothing else
-    assert status_round(executor, [*held, ghost]) == active
+    assert poller.poll([*held, ghost]).ended == {}
     assert 1 <= len(service.requests()) == batch_lookups(service) <= MAX_REQUESTS_PER_ROUND
 
     for _ in range(MISSING_ROUNDS_BEFORE_GET - 2):
-        active = status_round(executor, [*held, ghost])
-    assert active == held_names
-    assert "no longer known to the workspace" in reports.failed[ghost.external_jobid]
-    assert "Studio: https://studio/ghost" in reports.failed[ghost.external_jobid]
+        found = poller.poll([*held, ghost])
+    assert list(found.ended) == [ghost]  # looked up by name: no such job
+    assert found.ended[ghost][0].status == LOST
