@@ -363,12 +363,13 @@ class Executor(RemoteExecutor):
             aux_logs.append(str(log))
             lines.append(f"{head}. From {log}:\n{excerpt(log)}")
         lines.append(
-            f"{len(done)} of {len(spec.members)} member(s) succeeded; "
+            f"{len(done)} of {len(spec.members)} member(s) succeeded"
             + (
-                "their outputs are kept: a retry of the group reruns only the others."
+                " and keep their outputs (keep-incomplete): a retry of the group, and the "
+                "next run, rerun only the others."
                 if self.workflow.execution_settings.keep_incomplete
-                else "without keep-incomplete (the aml profile sets it) Snakemake removes "
-                "their outputs and a retry reruns every member."
+                else "; Snakemake removes their outputs without keep-incomplete (the aml "
+                "profile sets it): a retry reruns every member."
             )
         )
         return "\n".join(lines) + "\n", aux_logs

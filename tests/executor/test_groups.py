@@ -140,7 +140,7 @@ def test_failed_member_fails_the_group_naming_it_and_retries_rerun_only_it(
     assert "Member make[s=c] (rule make, s=c) did not succeed" in err
     assert "ERROR: sample c broke" in err  # the member's log excerpt
     assert "Failed nodes: /members" in err and "Studio: https://" in err
-    assert "2 of 3 member(s) succeeded; their outputs are kept" in err
+    assert "2 of 3 member(s) succeeded and keep their outputs" in err
     log = wf / ".snakemake/aml_logs/make/s=c/1.log"
     assert "ERROR: sample c broke" in log.read_text()
     # the step's own logs/job_result.txt, shown and kept beside the members' logs
