@@ -1,0 +1,128 @@
+"""FASTQ sharding (config `split_fastq`: read pairs per shard; 0 = off). Each unit's pair is
+split into shards, every shard aligned by the same `bwa_mem` rule (under the aml profile: items
+of the BWA-MEM parallel step) with the unit's read group, and the shard BAMs merged per sample
+where unit BAMs are merged otherwise.
+
+Snakemake must know a job's outputs before it runs, so the number of shards is counted first
+(the checkpoint `count_pairs`, a few bytes per unit) and the split writes explicit per-shard
+files into a fixed number of slots. No job reads a shard folder: each bwa_mem job declares (and
+on Azure ML downloads) only its own two files, and every shard file is a temporary output that
+Snakemake removes, locally and on the datastore, once its consumer is done.
+"""
+
+import math
+
+SPLIT_FASTQ = config["split_fastq"]
+# Slots of one split job; a unit needing more shards is refused by name (raise split_fastq).
+MAX_SHARDS = 64
+SHARD_FASTQ = "results/shards/{sample}/{unit}/{shard}_{read}.fastq.gz"
+PAIRS = "results/shards/{sample}/{unit}.pairs"
+# What bwa_mem writes: a unit's BAM, or a shard's.
+ALIGNED = (
+    "results/mapped/units/{sample}/{unit}/{shard}"
+    if SPLIT_FASTQ
+    else "results/mapped/units/{sample}/{unit}"
+)
+
+
+wildcard_constraints:
+    shard=r"\d{3}",
+
+
+def shard_names(sample, unit):
+    """The unit's shards (001, 002, ...), from its pair count once count_pairs has run."""
+    pairs_file = checkpoints.count_pairs.get(sample=sample, unit=unit).output.pairs
+    with pairs_file.open() as counted:
+        pairs = int(counted.read().split()[0])
+    shards = math.ceil(pairs / SPLIT_FASTQ)
+    if shards > MAX_SHARDS:
+        raise WorkflowError(
+            f"Sample {sample}, unit {unit}: {pairs} read pairs make {shards} shards of "
+            f"split_fastq={SPLIT_FASTQ}, more than {MAX_SHARDS}: set split_fastq to at least "
+            f"{math.ceil(pairs / MAX_SHARDS)}"
+        )
+    return [f"{i:03d}" for i in range(1, shards + 1)]
+
+
+def sample_alignments(wildcards):
+    """The BAMs (without .bam) merged into one sample's: one per unit, or per shard."""
+    sample = wildcards.sample
+    if not SPLIT_FASTQ:
+        return [ALIGNED.format(sample=sample, unit=u) for u in sample_units(sample)]
+    return [
+        ALIGNED.format(sample=sample, unit=u, shard=s)
+        for u in sample_units(sample)
+        for s in shard_names(sample, u)
+    ]
+
+
+def alignment_input(wildcards):
+    """bwa_mem's reads: the unit's pair, or one shard's pair and the unit's counts (bwa -K)."""
+    if not SPLIT_FASTQ:
+        return {"reads": unit_pair(wildcards)}
+    sample, unit, shard = wildcards.sample, wildcards.unit, wildcards.shard
+    return {
+        "reads": [
+            SHARD_FASTQ.format(sample=sample, unit=unit, shard=shard, read=read)
+            for read in ("R1", "R2")
+        ],
+        "pairs": PAIRS.format(sample=sample, unit=unit),
+    }
+
+
+if SPLIT_FASTQ:
+
+    checkpoint count_pairs:
+        """Pairs of one unit (and bwa mem's batch size for its shards), every record checked:
+        the number of shards must be known before the DAG asks for them."""
+        input:
+            reads=unit_pair,
+        output:
+            pairs=PAIRS,
+        log:
+            "logs/count_pairs/{sample}/{unit}.log",
+        benchmark:
+            "benchmarks/count_pairs/{sample}/{unit}.tsv"
+        conda:
+            "../envs/seqkit.yaml"
+        threads: 2
+        resources:
+            mem_mb=512,
+            runtime=240,
+        params:
+            script=SCRIPTS / "count_pairs.sh",
+            shard_pairs=SPLIT_FASTQ,
+        shell:
+            "bash {params.script:q} {wildcards.sample:q} {wildcards.unit:q} {input.reads:q}"
+            " {params.shard_pairs} {output.pairs:q} {log:q}"
+
+    rule split_fastq:
+        """One unit's pair into shards of split_fastq pairs (seqkit split2), into explicit
+        per-shard files; the unused slots are empty and removed at once."""
+        input:
+            reads=unit_pair,
+            pairs=PAIRS,
+        output:
+            shards=temp(
+                [
+                    f"results/shards/{{sample}}/{{unit}}/{i:03d}_{read}.fastq.gz"
+                    for i in range(1, MAX_SHARDS + 1)
+                    for read in ("R1", "R2")
+                ]
+            ),
+        log:
+            "logs/split_fastq/{sample}/{unit}.log",
+        benchmark:
+            "benchmarks/split_fastq/{sample}/{unit}.tsv"
+        conda:
+            "../envs/seqkit.yaml"
+        threads: 2
+        resources:
+            mem_mb=1024,
+            runtime=240,
+        params:
+            script=SCRIPTS / "split_fastq.sh",
+            shard_pairs=SPLIT_FASTQ,
+        shell:
+            "bash {params.script:q} {input.reads:q} {input.pairs:q} {params.shard_pairs}"
+            " {threads} {log:q} {output.shards:q}"
