@@ -46,11 +46,12 @@ rule bwa_mem:
 
 
 rule samtools_merge:
-    """One BAM per sample: units merged (read groups kept); a single unit is linked, not
-    rewritten."""
+    """One BAM per sample: units (or their shards) merged, read groups kept (-c: a unit's
+    shards share one); a single unit in one piece is linked, not rewritten."""
     input:
         bams=lambda wildcards: [f"{p}.bam" for p in sample_alignments(wildcards)],
         bais=lambda wildcards: [f"{p}.bam.bai" for p in sample_alignments(wildcards)],
+        unused_shard_slots=unused_slots,
     output:
         bam=final_or_temp(MERGED_BAM),
         bai=final_or_temp(MERGED_BAI),

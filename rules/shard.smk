@@ -56,6 +56,22 @@ def sample_alignments(wildcards):
     ]
 
 
+def unused_slots(wildcards):
+    """The empty shard slots of a sample's units. Declared as the merge's input (not read)
+    only so that remote jobs store them and the main process then removes them: a temp
+    output nobody consumes is never stored by a remote job (Snakemake's
+    --unneeded-temp-files), while the main process still expects it in storage."""
+    if not SPLIT_FASTQ:
+        return []
+    sample = wildcards.sample
+    return [
+        SHARD_FASTQ.format(sample=sample, unit=u, shard=f"{i:03d}", read=read)
+        for u in sample_units(sample)
+        for i in range(len(shard_names(sample, u)) + 1, MAX_SHARDS + 1)
+        for read in ("R1", "R2")
+    ]
+
+
 def alignment_input(wildcards):
     """bwa_mem's reads: the unit's pair, or one shard's pair and the unit's counts (bwa -K)."""
     if not SPLIT_FASTQ:
@@ -98,7 +114,7 @@ if SPLIT_FASTQ:
 
     rule split_fastq:
         """One unit's pair into shards of split_fastq pairs (seqkit split2), into explicit
-        per-shard files; the unused slots are empty and removed at once."""
+        per-shard files; the unused slots are empty, removed after the merge."""
         input:
             reads=unit_pair,
             pairs=PAIRS,

@@ -2,8 +2,8 @@
 # Split one unit's read pair into shards of PAIRS_PER_SHARD pairs with seqkit split2, into the
 # rule's shard slots: shard i (1-based) becomes the i-th R1 and R2 slot. The rule declares a
 # fixed number of slots (Snakemake needs a job's outputs before it runs); the slots past the
-# unit's last shard are left empty, and Snakemake removes them at once as temporary files no
-# job needs. The inputs were checked record by record when count_pairs counted them.
+# unit's last shard are left empty, and Snakemake removes them as temporary files after the
+# merge. The inputs were checked record by record when count_pairs counted them.
 #
 # Usage: split_fastq.sh FQ1 FQ2 PAIRS_FILE PAIRS_PER_SHARD THREADS LOG R1_SLOT1 R2_SLOT1 ...
 set -euo pipefail
