@@ -25,13 +25,9 @@ fail() {
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 : >"$log"
-# records and the longest sequence line of a FASTQ, after checking every record
-count() {
-    python3 "$check" "$1" 2>"$2" | awk 'NR % 4 == 2 { if (length($0) > max) max = length($0) }
-        END { print NR / 4, max + 0 }'
-}
-count "$fq1" "$work/1.err" >"$work/1.count" &
-count "$fq2" "$work/2.err" >"$work/2.count" &
+# records and the longest read of each file, every record checked
+python3 "$check" --count "$fq1" >"$work/1.count" 2>"$work/1.err" &
+python3 "$check" --count "$fq2" >"$work/2.count" 2>"$work/2.err" &
 wait
 for err in "$work/1.err" "$work/2.err"; do
     if [ -s "$err" ]; then

@@ -138,3 +138,25 @@ def test_a_unit_with_too_many_shards_is_refused_by_name(tmp_path: Path) -> None:
         "set split_fastq to at least 2"
     ) in proc.stdout + proc.stderr
     assert not (wf / "results" / "shards" / "sars" / "1").exists()
+
+
+def test_a_truncated_fastq_fails_in_the_count_naming_it(tmp_path: Path) -> None:
+    """Every record is checked before the split: the error names the user's file, not a
+    shard, and nothing is split."""
+    wf = copy_workflow(tmp_path / "wf")
+    shutil.copytree(SARSCOV2, wf / "data")
+    r1 = wf / "data" / "test_1.fastq.gz"
+    r1.write_bytes(r1.read_bytes()[:5000])
+    (wf / "sheet.tsv").write_text(
+        "sample\tunit\tfq1\tfq2\nsars\t1\tdata/test_1.fastq.gz\tdata/test_2.fastq.gz\n"
+    )
+    proc = snakemake(
+        wf, "--cores", "2", "results/mapped/sars.bam",
+        "--config", "samples=sheet.tsv", "reference=data/genome.fasta", "split_fastq=25",
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    message = "ERROR: sample sars, unit 1: data/test_1.fastq.gz is truncated or not valid gzip"
+    assert message in (wf / "logs" / "count_pairs" / "sars" / "1.log").read_text()
+    assert message in proc.stdout + proc.stderr
+    assert not (wf / "results" / "shards" / "sars" / "1").exists()
