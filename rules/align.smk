@@ -23,11 +23,9 @@ rule bwa_mem:
         index=lambda wildcards, input: input.index[0].removesuffix(".amb"),
         read_group=read_group,
         # errors name the shard; the unit's read group stays
-        unit=lambda wildcards: ", shard ".join(
-            [wildcards.unit, *([wildcards.shard] if SPLIT_FASTQ else [])]
-        ),
+        unit="{unit}, shard {shard}" if SPLIT_FASTQ else "{unit}",
         # a shard is a whole number of bwa batches (-K from count_pairs; README "Sharding")
-        batch=lambda wildcards, input: input.get("pairs", "-"),
+        batch=(lambda wildcards, input: input.pairs) if SPLIT_FASTQ else "-",
         extra=shell_words("bwa_mem.extra", config["bwa_mem"]["extra"]),
         mark_duplicates="true" if config["mark_duplicates"] else "false",
         bwa_threads=lambda wildcards, threads: threads - threads // 4,
