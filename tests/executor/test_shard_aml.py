@@ -35,7 +35,8 @@ def test_shards_are_items_of_the_bwa_mem_step_and_leave_nothing_on_the_datastore
     proc = snakemake(
         remote,
         TARGET,
-        *profile_args(aml_run, "--retries", "0", "--configfile", "config/run.yaml"),
+        *profile_args(aml_run, "--retries", "0", "--aml-status-interval", "1"),
+        *("--configfile", "config/run.yaml"),
     )
     # four shards, one pipeline job whose parallel step aligned each as an item
     assert "bwa_mem[4 jobs]" in proc.stderr
