@@ -13,9 +13,15 @@ include: "rules/sheet.smk"
 include: "rules/reference_checks.smk"
 include: "rules/common.smk"
 include: "rules/ref.smk"
+include: "rules/shard_plan.smk"
 include: "rules/align.smk"
 include: "rules/qc.smk"
 include: "rules/coverage.smk"
+
+
+if config["split_fastq"]:
+
+    include: "rules/shard.smk"
 
 
 if config["mark_duplicates"]:

@@ -3,15 +3,15 @@ rule bwa_mem:
     samtools sort the rest (it mostly buffers until bwa is done); sort memory is per thread.
     """
     input:
-        reads=unit_pair,
+        unpack(alignment_input),
         index=rules.bwa_index.output,
     output:
-        bam=temp("results/mapped/units/{sample}/{unit}.bam"),
-        bai=temp("results/mapped/units/{sample}/{unit}.bam.bai"),
+        bam=temp(f"{ALIGNED}.bam"),
+        bai=temp(f"{ALIGNED}.bam.bai"),
     log:
-        "logs/bwa_mem/{sample}/{unit}.log",
+        ALIGNED.replace("results/mapped/units", "logs/bwa_mem") + ".log",
     benchmark:
-        "benchmarks/bwa_mem/{sample}/{unit}.tsv"
+        ALIGNED.replace("results/mapped/units", "benchmarks/bwa_mem") + ".tsv"
     conda:
         "../envs/bwa.yaml"
     threads: 8
@@ -22,6 +22,10 @@ rule bwa_mem:
         script=SCRIPTS / "bwa_mem.sh",
         index=lambda wildcards, input: input.index[0].removesuffix(".amb"),
         read_group=read_group,
+        # errors name the shard; the unit's read group stays
+        unit="{unit}, shard {shard}" if SPLIT_FASTQ else "{unit}",
+        # a shard is a whole number of bwa batches (-K from count_pairs; README "Sharding")
+        batch=(lambda wildcards, input: input.pairs) if SPLIT_FASTQ else "-",
         extra=shell_words("bwa_mem.extra", config["bwa_mem"]["extra"]),
         mark_duplicates="true" if config["mark_duplicates"] else "false",
         bwa_threads=lambda wildcards, threads: threads - threads // 4,
@@ -33,24 +37,19 @@ rule bwa_mem:
         ),
     shell:
         # Every FASTQ record is checked on its way to bwa; see the script.
-        "bash {params.script:q} {wildcards.sample:q} {wildcards.unit:q} {input.reads:q}"
+        "bash {params.script:q} {wildcards.sample:q} {params.unit:q} {input.reads:q}"
         " {params.index:q} {params.read_group:q} {params.bwa_threads} {params.sort_threads}"
         " {params.sort_mem} {resources.tmpdir:q} {output.bam:q} {output.bai:q} {log:q}"
-        " {params.mark_duplicates} {params.extra}"
+        " {params.mark_duplicates} {params.batch:q} {params.extra}"
 
 
 rule samtools_merge:
-    """One BAM per sample: units merged (read groups kept); a single unit is linked, not
-    rewritten."""
+    """One BAM per sample: units (or their shards) merged, read groups kept (-c: a unit's
+    shards share one); a single unit in one piece is linked, not rewritten."""
     input:
-        bams=lambda wildcards: expand(
-            "results/mapped/units/{{sample}}/{unit}.bam",
-            unit=sample_units(wildcards.sample),
-        ),
-        bais=lambda wildcards: expand(
-            "results/mapped/units/{{sample}}/{unit}.bam.bai",
-            unit=sample_units(wildcards.sample),
-        ),
+        bams=lambda wildcards: [f"{p}.bam" for p in sample_alignments(wildcards)],
+        bais=lambda wildcards: [f"{p}.bam.bai" for p in sample_alignments(wildcards)],
+        unused_shard_slots=unused_slots,
     output:
         bam=final_or_temp(MERGED_BAM),
         bai=final_or_temp(MERGED_BAI),
@@ -74,6 +73,6 @@ rule samtools_merge:
             done
             echo "single unit $1 linked to "{output.bam:q} >{log:q}
         else
-            samtools merge -@ {threads} -o {output.bam:q}##idx##{output.bai:q} --write-index "$@" 2>{log:q}
+            samtools merge -c -p -@ {threads} -o {output.bam:q}##idx##{output.bai:q} --write-index "$@" 2>{log:q}
         fi
         """

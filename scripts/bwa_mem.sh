@@ -3,7 +3,9 @@
 # never shell code: the rule passes each one quoted.
 #
 # Usage: bwa_mem.sh SAMPLE UNIT FQ1 FQ2 INDEX READ_GROUP BWA_THREADS SORT_THREADS SORT_MEM_MB
-#                   TMPDIR BAM BAI LOG MARK_DUPLICATES [bwa mem options...]
+#                   TMPDIR BAM BAI LOG MARK_DUPLICATES PAIRS_FILE [bwa mem options...]
+# PAIRS_FILE: for a shard, count_pairs' output, whose second field is bwa's batch size (-K);
+# - for a whole unit.
 #
 # Each FASTQ reaches bwa through check_fastq.py, which fails on a truncated or malformed
 # record anywhere (bwa would drop it silently). bwa exits 0 when R1 and R2 differ in length
@@ -12,8 +14,11 @@
 set -uo pipefail
 sample=$1 unit=$2 fq1=$3 fq2=$4 index=$5 read_group=$6
 bwa_threads=$7 sort_threads=$8 sort_mem=$9 tmp=${10} bam=${11} bai=${12} log=${13}
-mark_duplicates=${14}
-shift 14
+mark_duplicates=${14} pairs_file=${15}
+shift 15
+if [ "$pairs_file" != - ]; then
+    set -- -K "$(cut -f2 "$pairs_file")" "$@" # options from the config come after, and win
+fi
 check=$(dirname "$0")/check_fastq.py
 
 fail() {
@@ -34,7 +39,7 @@ trap 'rm -rf "$work"' EXIT
         <(python3 "$check" "$fq1" 2>"$work/fq1.err") \
         <(python3 "$check" "$fq2" 2>"$work/fq2.err") \
         | fixmate \
-        | samtools sort -@ "$sort_threads" -m "${sort_mem}M" -T "$tmp/$sample.$unit.sort" \
+        | samtools sort -@ "$sort_threads" -m "${sort_mem}M" -T "$work/sort" \
             -o "$bam##idx##$bai" --write-index -
 } 2>"$log"
 status=$?

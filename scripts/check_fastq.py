@@ -6,6 +6,8 @@ anywhere fails the job naming the file and the record. The workflow's up-front c
 first record with the same code (`first_record_problem`).
 
 Usage: check_fastq.py FASTQ > plain.fastq   (on a bad record: the reason on stderr, exit 1)
+       check_fastq.py --count FASTQ          (prints "<records>\t<longest sequence>" instead;
+                                              count_pairs.sh plans shards with it)
 """
 
 from __future__ import annotations
@@ -68,14 +70,20 @@ def first_record_problem(path: str) -> str | None:
     return None
 
 
-def main(path: str) -> int:
+def main(path: str, count: bool = False) -> int:
     out = sys.stdout.buffer
-    number = 0
+    number = longest = 0
     try:
         with open_by_content(path) as handle:
             for record in records(handle):
                 number += 1
-                out.write(record)
+                if count:
+                    sequence = record.split(b"\n", 2)[1]
+                    longest = max(longest, len(sequence.rstrip(b"\r")))
+                else:
+                    out.write(record)
+            if count:
+                out.write(f"{number}\t{longest}\n".encode())
             out.flush()
     except BrokenPipeError:
         # The reader (bwa) stopped early and reports why itself.
@@ -94,4 +102,6 @@ def main(path: str) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--count":
+        sys.exit(main(sys.argv[2], count=True))
     sys.exit(main(sys.argv[1]))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the workflow and its tests need; idempotent and quick when all is present.
-# Debian packages for the tools (bwa, samtools, fastqc, mosdepth) (bioconda users: see envs/*.yaml and `--sdm conda`),
+# Debian packages for the tools (bwa, samtools, fastqc, mosdepth, seqkit) (bioconda users: see envs/*.yaml and `--sdm conda`),
 # the project itself from pyproject.toml, and Azurite (npm) for the storage tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ command -v bwa >/dev/null || need_apt+=(bwa)
 command -v samtools >/dev/null || need_apt+=(samtools)
 command -v wgsim >/dev/null || need_apt+=(samtools)
 command -v fastqc >/dev/null || need_apt+=(fastqc)
+command -v seqkit >/dev/null || need_apt+=(seqkit)
 # Debian's mosdepth loads libhts.so at run time, which only libhts-dev provides.
 mosdepth --version >/dev/null 2>&1 || need_apt+=(mosdepth libhts-dev)
 [ -f /usr/share/doc/bowtie/examples/genomes/NC_008253.fna.gz ] || need_apt+=(bowtie-examples)

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""One large sample aligned in one piece vs in shards, under --profile aml on the local service.
+
+Run: python3 bench/shard_speedup.py [--pairs 4000000] [--nodes 4] [--shard-pairs N]
+     [--threads T] [--startup S]
+One sample of `--pairs` simulated 2x150 pairs of E. coli 536 (wgsim, Debian's bowtie-examples)
+goes through the workflow's BAM (index, alignment, merge, duplicate marking) twice, each time
+in a fresh folder and datastore prefix on a cluster of `--nodes` nodes: once with split_fastq 0
+(one bwa_mem job), once with split_fastq = `--shard-pairs` (default: pairs / nodes, so one shard
+per node; count, split and merge added). Every bwa_mem job gets `--threads` threads (default:
+this machine's cores / nodes, at least 1): the local service runs its nodes as processes on this
+machine, so nodes x threads should not exceed its cores for the speed-up to mean anything.
+Prints both wall times, the shard count and the speed-up. Starts and stops its own Azurite and
+service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aml_local.azurite import Azurite  # noqa: E402
+from aml_local.launcher import AmlService  # noqa: E402
+from tests.fixtures.workflow import copy_workflow, git_track  # noqa: E402
+
+ECOLI = Path("/usr/share/doc/bowtie/examples/genomes/NC_008253.fna.gz")
+TARGET = "results/mapped/S1.bam"
+
+
+def simulate(data: Path, pairs: int) -> None:
+    subprocess.run(
+        [
+            sys.executable, str(ROOT / "scripts" / "make_demo_data.py"), str(data),
+            "--reference", str(ECOLI), "--samples", "1", "--pairs", str(pairs),
+            "--duplicate-every", "0",
+        ],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def workflow(folder: Path, data: Path, split_fastq: int) -> Path:
+    """The workflow with the data linked in (local inputs: the run uploads them), its sheet
+    and config tracked by git as remote jobs need."""
+    copy_workflow(folder)
+    shutil.copytree(data, folder / "data", copy_function=os.link)
+    sheet = (data / "samples.tsv").read_text().replace(f"{data}/", "data/")
+    (folder / "config" / "samples.tsv").write_text(sheet)
+    (folder / "config" / "bench.yaml").write_text(
+        f"samples: config/samples.tsv\nreference: data/reference.fa\nsplit_fastq: {split_fastq}\n"
+    )
+    git_track(folder)
+    return folder
+
+
+def run(service: AmlService, azurite: Azurite, folder: Path, threads: int) -> float:
+    prefix = f"azureml://datastores/workspaceblobstore/paths/bench{uuid.uuid4().hex[:8]}"
+    args = [
+        "snakemake", TARGET, "--profile", "workflow_profiles/aml",
+        "--default-storage-prefix", prefix,
+        "--storage-azureml-account-url", azurite.blob_endpoint,
+        "--storage-azureml-container", service.info["datastores"]["workspaceblobstore"],
+        "--aml-status-interval", "1", "--retries", "0",
+        "--set-threads", f"bwa_mem={threads}",
+        "--configfile", "config/bench.yaml",
+    ]  # fmt: skip
+    start = time.perf_counter()
+    proc = subprocess.run(args, cwd=folder, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"snakemake failed in {folder}:\n{proc.stderr[-5000:]}")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=4_000_000)
+    parser.add_argument("--nodes", type=int, default=4)
+    parser.add_argument("--shard-pairs", type=int, help="default: pairs / nodes")
+    parser.add_argument("--threads", type=int, help="per bwa_mem job; default: cores / nodes")
+    parser.add_argument("--startup", type=float, default=0.0, help="seconds per node allocation")
+    args = parser.parse_args()
+    shard_pairs = args.shard_pairs or math.ceil(args.pairs / args.nodes)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.nodes)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        simulate(data, args.pairs)
+        azurite = Azurite(location=Path(tmp) / "azurite", tls_dir=Path(tmp) / "tls")
+        azurite.start()
+        try:
+            service = AmlService(
+                azurite, Path(tmp) / "state", max_nodes=args.nodes, node_startup_s=args.startup
+            )
+            with service.running():
+                os.environ.update(service.client_environment())
+                os.environ.update(
+                    SNAKEMAKE_AML_SUBSCRIPTION=service.subscription_id,
+                    SNAKEMAKE_AML_RESOURCE_GROUP=service.resource_group,
+                    SNAKEMAKE_AML_WORKSPACE=service.workspace,
+                    SNAKEMAKE_AML_ENDPOINT=service.base_url,
+                )
+                whole = run(service, azurite, workflow(Path(tmp) / "whole", data, 0), threads)
+                sharded_folder = workflow(Path(tmp) / "sharded", data, shard_pairs)
+                sharded = run(service, azurite, sharded_folder, threads)
+        finally:
+            azurite.stop()
+    shards = math.ceil(args.pairs / shard_pairs)
+    print(f"{args.pairs:,} pairs, {args.nodes} nodes, {threads} thread(s) per bwa_mem job")
+    print(f"   one piece: wall {whole:7.1f} s")
+    print(f"{shards:>3} shards of {shard_pairs:,} pairs: wall {sharded:7.1f} s")
+    print(f"speed-up: {whole / sharded:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
