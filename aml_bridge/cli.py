@@ -118,7 +118,6 @@ def _context(args: argparse.Namespace) -> Context:
         validate(settings)
     except WorkflowError as e:
         raise UsageError(str(e)) from None
-    cli_settings.apply_to_environ(settings)  # the storage plugin finds the workspace there
     return Context(args, settings, prefix, workdir)
 
 
