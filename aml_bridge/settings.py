@@ -142,6 +142,15 @@ class ExecutorSettings(ExecutorSettingsBase):
             "the jobs need are still uploaded to the default storage)."
         ),
     )
+    export_jobs: Optional[Path] = field(
+        default=None,
+        metadata=_opt(
+            "Record every job that needs to run in this JSON file instead of submitting it "
+            "(its manifest, the sources and the storage plugin go to the default storage): "
+            "what `aml-genomics export` runs Snakemake with, together with --immediate-submit "
+            "and --notemp, to write the DAG as one Azure ML pipeline."
+        ),
+    )
     endpoint: Optional[str] = field(
         default=None,
         metadata=_opt(

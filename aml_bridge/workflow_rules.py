@@ -1,11 +1,16 @@
 """The workflow's rules as `aml-genomics` sees them: command template, conda file, threads,
-memory and pinned cluster or environment, read once through Snakemake's API (no DAG, no job).
+memory, pinned cluster or environment, and the rules whose outputs each one reads (the rule
+graph of the whole workflow for the config, as `snakemake --rulegraph --forceall` prints it),
+read once through Snakemake's API (no job runs).
 
 Loading runs the Snakefile, so the config must be valid (the sample sheet and reference exist).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +28,20 @@ class RuleFacts:
     aml_compute: str | None = None
     aml_environment: str | None = None
     description: str = ""
+    upstream: tuple[str, ...] = ()  # rules whose outputs this rule's jobs read, sorted
+
+
+DOT_NODE = re.compile(r'^\s*(\d+)\[label = "([^"]+)"')
+DOT_EDGE = re.compile(r"^\s*(\d+) -> (\d+)\s*$")
+
+
+def parse_rulegraph(dot: str) -> dict[str, set[str]]:
+    """rule → the rules it depends on, from Snakemake's rule graph in DOT."""
+    names = {m.group(1): m.group(2) for m in map(DOT_NODE.match, dot.splitlines()) if m}
+    graph: dict[str, set[str]] = {name: set() for name in names.values()}
+    for m in filter(None, map(DOT_EDGE.match, dot.splitlines())):
+        graph[names[m.group(2)]].add(names[m.group(1)])
+    return graph
 
 
 def _raw(resource: Any) -> Any:
@@ -62,7 +81,9 @@ def load_rules(snakefile: Path, workdir: Path, config: Mapping[str, Any]) -> lis
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import (
         ConfigSettings,
+        DAGSettings,
         OutputSettings,
+        PrintDag,
         Quietness,
         ResourceSettings,
         StorageSettings,
@@ -77,6 +98,12 @@ def load_rules(snakefile: Path, workdir: Path, config: Mapping[str, Any]) -> lis
             snakefile=snakefile,
             workdir=workdir,
         )
+        dot = io.StringIO()
+        with contextlib.redirect_stdout(dot):
+            # Snakemake compares print_dag_as with the enum's string (as its CLI passes it)
+            dag = wf.dag(DAGSettings(forceall=True, print_dag_as=str(PrintDag.DOT)))
+            dag.printrulegraph()
+        graph = parse_rulegraph(dot.getvalue())
         for rule in wf._workflow.rules:  # the API has no public accessor for rules
             if not rule.shellcmd:
                 continue
@@ -92,6 +119,7 @@ def load_rules(snakefile: Path, workdir: Path, config: Mapping[str, Any]) -> lis
                     aml_compute=_text(res.get("aml_compute")),
                     aml_environment=_text(res.get("aml_environment")),
                     description=(rule.docstring or "").strip().split("\n\n")[0],
+                    upstream=tuple(sorted(graph.get(rule.name, ()))),
                 )
             )
     return out

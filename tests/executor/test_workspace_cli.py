@@ -15,7 +15,10 @@ from tests.fixtures.workflow import copy_workflow
 SETTINGS = ("SNAKEMAKE_AML_", "SNAKEMAKE_STORAGE_AZUREML_")
 
 
-def cli(service, wf: Path, demo: Path, *args: str, extra_env=None) -> subprocess.CompletedProcess:
+def cli(
+    service, wf: Path, demo: Path | None, *args: str, extra_env=None, config=()
+) -> subprocess.CompletedProcess:
+    """aml-genomics in `wf` with the demo data's sheet and reference (or `config` items)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS)}
     env |= service.client_environment() | {
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
@@ -25,10 +28,11 @@ def cli(service, wf: Path, demo: Path, *args: str, extra_env=None) -> subprocess
         "SNAKEMAKE_AML_ENDPOINT": service.base_url,
         **(extra_env or {}),
     }
-    config = ["--config", f"samples={demo}/samples.tsv", f"reference={demo}/reference.fa"]
+    if demo is not None:
+        config = (f"samples={demo}/samples.tsv", f"reference={demo}/reference.fa")
     return subprocess.run(
         [sys.executable, "-m", "aml_bridge.cli", *args, "--profile", "workflow_profiles/aml",
-         *config],
+         "--config", *config],
         cwd=wf, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
 

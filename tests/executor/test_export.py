@@ -1,0 +1,80 @@
+"""`aml-genomics export`: the DAG as one Azure ML pipeline job, submitted through the SDK as
+`az ml job create --file` does, running on the local service with no Snakemake on the client."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+
+from aml_local.launcher import INHERITED_CLOUD_ENV
+from tests.executor.test_e2e_profile import alignments, prepare
+from tests.executor.test_workspace_cli import cli as workspace_cli
+from tests.fixtures.workflow import copy_workflow, make_demo_data, snakemake
+
+ROWS = ["B\tL001\tdata/reads/B_L001_R1.fastq.gz\tdata/reads/B_L001_R2.fastq.gz"]
+CONFIG = ("samples=config/samples.tsv", "reference=data/reference.fa")
+TERMINAL = {"Completed", "Failed", "Canceled"}
+
+
+def cli(service, wf: Path, *args: str):
+    """aml-genomics with the workflow's own (git-tracked) sheet and data inside it."""
+    return workspace_cli(service, wf, None, *args, config=CONFIG)
+
+
+def wait(ml, name: str, timeout_s: float = 600):
+    deadline = time.monotonic() + timeout_s
+    while (job := ml.jobs.get(name)).status not in TERMINAL:
+        assert time.monotonic() < deadline, f"pipeline {name} still {job.status}"
+        time.sleep(1)
+    return job
+
+
+def test_setup_export_submit_gives_the_bams_of_a_local_run(
+    fresh_aml_service, tmp_path, monkeypatch
+):
+    from azure.ai.ml import load_job
+
+    service = fresh_aml_service()
+    data = make_demo_data(tmp_path / "demo", "--pairs", "300", "--genome-size", "20000")
+    local, wf = copy_workflow(tmp_path / "local"), copy_workflow(tmp_path / "aml")
+    for folder in (local, wf):
+        shutil.copytree(data, folder / "data")
+        prepare(folder, ROWS, "data/reference.fa")
+    snakemake(local, "--cores", "2", "--config", *CONFIG)
+
+    refused = cli(service, wf, "export")  # nothing registered yet
+    assert refused.returncode == 1
+    assert "not registered: bwa_index:" in refused.stderr
+    assert "run aml-genomics setup first" in refused.stderr
+    assert cli(service, wf, "setup").returncode == 0
+    proc = cli(service, wf, "export", "-o", "pipeline.yml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "az ml job create --file pipeline.yml" in proc.stdout
+    text = (wf / "pipeline.yml").read_text()
+    doc = yaml.safe_load(text)
+    nodes = doc["jobs"]
+    assert {"bwa_index", "bwa_mem", "fastqc", "multiqc"} <= set(nodes)
+    after_index = nodes["bwa_mem"]["inputs"]["after_bwa_index"]
+    assert after_index == "${{parent.jobs.bwa_index.outputs.done}}"
+    assert {k for k in nodes["multiqc"]["inputs"] if k.startswith("after_")} >= {"after_fastqc"}
+    ml = service.ml_client()
+    for node in nodes.values():  # each node runs the registered component of its rule
+        name, version = node["component"].removeprefix("azureml:").split(":")
+        assert ml.components.get(name, version=version).type == "parallel"
+
+    pipeline = ml.jobs.create_or_update(load_job(source=io.StringIO(text)))
+    monkeypatch.delenv(INHERITED_CLOUD_ENV, raising=False)  # set by the SDK client above
+    assert wait(ml, pipeline.name).status == "Completed"
+    bam = tmp_path / "B.bam"
+    blob = service.container().download_blob("genomics_output/results/mapped/B.bam")
+    bam.write_bytes(blob.readall())
+    assert alignments(bam) == alignments(local / "results/mapped/B.bam")
+
+    # up to date now: a second export leaves out every job that Snakemake would skip
+    again = cli(service, wf, "export", "-o", "again.yml")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Nothing to export" in again.stdout
