@@ -8,7 +8,9 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 import yaml
+from azure.core.exceptions import HttpResponseError
 
 from aml_local.launcher import INHERITED_CLOUD_ENV
 from tests.executor.test_e2e_profile import alignments, prepare
@@ -44,7 +46,7 @@ def test_setup_export_submit_gives_the_bams_of_a_local_run(
     for folder in (local, wf):
         shutil.copytree(data, folder / "data")
         prepare(folder, ROWS, "data/reference.fa")
-    snakemake(local, "--cores", "2", "--config", *CONFIG)
+    snakemake(local, "results/mapped/B.bam", "--cores", "2", "--config", *CONFIG)
 
     refused = cli(service, wf, "export")  # nothing registered yet
     assert refused.returncode == 1
@@ -67,12 +69,17 @@ def test_setup_export_submit_gives_the_bams_of_a_local_run(
         assert ml.components.get(name, version=version).type == "parallel"
 
     pipeline = ml.jobs.create_or_update(load_job(source=io.StringIO(text)))
-    monkeypatch.delenv(INHERITED_CLOUD_ENV, raising=False)  # set by the SDK client above
     assert wait(ml, pipeline.name).status == "Completed"
     bam = tmp_path / "B.bam"
     blob = service.container().download_blob("genomics_output/results/mapped/B.bam")
     bam.write_bytes(blob.readall())
     assert alignments(bam) == alignments(local / "results/mapped/B.bam")
+
+    # a reference to a version that is not registered: the service refuses the pipeline
+    nodes["bwa_mem"]["component"] = "azureml:bwa_mem:0000000000000000"
+    with pytest.raises(HttpResponseError, match="bwa_mem:0000000000000000"):
+        ml.jobs.create_or_update(load_job(source=io.StringIO(yaml.safe_dump(doc))))
+    monkeypatch.delenv(INHERITED_CLOUD_ENV, raising=False)  # set by the SDK client above
 
     # up to date now: a second export leaves out every job that Snakemake would skip
     again = cli(service, wf, "export", "-o", "again.yml")
