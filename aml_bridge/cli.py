@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _common(export)
     export.add_argument(
+        "targets", nargs="*", metavar="TARGET",
+        help="Files or rules to export, as for snakemake (default: the workflow's default "
+        "target). Put them before --config.",
+    )  # fmt: skip
+    export.add_argument(
         "--output", "-o", default="pipeline.yml", help="YAML file to write (default pipeline.yml)."
     )
     return parser
@@ -310,7 +315,7 @@ def cmd_export(ctx: Context, out) -> int:
 def _snakemake_export_args(ctx: Context, recorded: Path) -> list[str]:
     """Snakemake in the executor's export mode, with this command's settings as flags."""
     args = [
-        sys.executable, "-m", "snakemake", "--snakefile", ctx.args.snakefile,
+        sys.executable, "-m", "snakemake", *ctx.args.targets, "--snakefile", ctx.args.snakefile,
         "--executor", "aml", "--immediate-submit", "--notemp",
         "--aml-export-jobs", str(recorded),
         "--default-storage-provider", "azureml", "--default-storage-prefix", ctx.prefix,
