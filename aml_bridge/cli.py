@@ -1,8 +1,9 @@
 """`aml-genomics`: set up and check an Azure ML workspace for this workflow, and export the
 workflow as one Azure ML pipeline job.
 
-Exit codes: 0 done / all ✓; 1 a check failed (✗) or setup could not do a step; 2 bad usage or
-settings (missing workspace names, a config the workflow rejects).
+Exit codes: 0 done / all ✓; 1 a check failed (✗), setup could not do a step, or export found
+a component not registered or Snakemake failing; 2 bad usage or settings (missing workspace
+names, a config the workflow rejects).
 """
 
 from __future__ import annotations
