@@ -11,6 +11,7 @@ import shutil
 import uuid
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -43,6 +44,8 @@ from aml_bridge.specs.pipeline import (
     members_of,
 )
 from aml_bridge.status import LOST, Outcome, canceled_by_time_limit, outcome, restarted
+from aml_bridge.workspace_admin import WorkspaceAdmin
+from aml_bridge.workspace_components import RegisteredComponents
 
 
 class Executor(RemoteExecutor):
@@ -80,6 +83,11 @@ class Executor(RemoteExecutor):
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
         self.next_seconds_between_status_checks = s.status_interval
         self._init_watch()
+        self.components = (  # groups run the rules' registered components when there
+            RegisteredComponents(self.workflow, self.run, WorkspaceAdmin(self.client).has_component)
+            if s.workspace
+            else None
+        )
         provider = self.workflow.storage_registry.default_storage_provider
         self.recorder = (  # aml-genomics export: jobs are recorded, not submitted
             JobRecorder(s.export_jobs, self.run, getattr(provider, "datastore", None))
@@ -220,7 +228,12 @@ class Executor(RemoteExecutor):
         keep = self.workflow.execution_settings.keep_incomplete
         done = self._group_done.get((facts.rule, facts.outputs), set()) if keep else set()
         members = tuple(m for m in members if m.id not in done) or members
-        return build_pipeline_spec(self.run, facts, job.groupid, members)
+        spec = build_pipeline_spec(self.run, facts, job.groupid, members)
+        rules = {m.facts.rule for m in members}
+        if self.components is None or len(rules) != 1:
+            return spec
+        ref = self.components.reference(rules.pop(), spec.environment.registered_id)
+        return replace(spec, component=ref)
 
     def _write_spec(self, spec: CommandJobSpec | PipelineJobSpec) -> Path:
         folder = Path(self.settings.spec_dir)

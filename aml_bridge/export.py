@@ -5,9 +5,10 @@ One parallel node per rule whose jobs need to run: its items are the rule's jobs
 executor's member manifests, run by its entry script), its definition the rule's registered
 component (`azureml:<rule>:<version>`, as `aml-genomics setup` registers it); compute, node
 count, concurrency, retries and environment variables are set on the node. Azure ML orders
-nodes only by data bindings: a node's `after_<rule>` input is bound to the `done` output of
-the node of each rule it reads outputs of. Every node input and output is bound to a
-pipeline-level one with its datastore path, so the YAML shows where everything lives.
+nodes only by data bindings: a node's `after_<rule>` input is bound to the `results` output
+(the rows of its finished jobs) of the node of each rule it reads outputs of. Every node input
+and output is bound to a pipeline-level one with its datastore path, so the YAML shows where
+everything lives (the places the executor's group steps use).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from aml_bridge.specs.common import PLUGIN_INPUT
-from aml_bridge.specs.pipeline import LOGS_OUTPUT, MEMBERS_INPUT, SCHEMA
-from aml_bridge.workspace_plan import DONE_OUTPUT, after_input
+from aml_bridge.specs.pipeline import LOGS_OUTPUT, MEMBERS_INPUT, RESULTS_OUTPUT, SCHEMA
+from aml_bridge.workspace_plan import after_input
 
 EXPORT_TAG = "snakemake_export"
 
@@ -39,7 +40,7 @@ class ExportedRule:
     max_concurrency_per_instance: int
     max_retries: int
     timeout_s: int
-    folder: str  # azureml:// folder with members/ (uploaded), done/ and logs/
+    folder: str  # azureml:// folder with members/ (uploaded), results.txt and logs/
     upstream: tuple[str, ...]  # rules of this export whose outputs its jobs read
     env_vars: dict[str, str]
 
@@ -84,15 +85,17 @@ def pipeline_yaml(run: ExportedRun, components: Mapping[str, str]) -> dict[str, 
     outputs: dict[str, Any] = {}
     jobs: dict[str, Any] = {}
     for r in ordered:
-        members, done, logs = f"{r.rule}_members", f"{r.rule}_done", f"{r.rule}_logs"
+        members, results, logs = f"{r.rule}_members", f"{r.rule}_results", f"{r.rule}_logs"
         inputs[members] = {"type": "uri_folder", "path": r.members_uri, "mode": "ro_mount"}
-        outputs[done] = {"type": "uri_folder", "path": f"{r.folder}done/", "mode": "rw_mount"}
+        rows = f"{r.folder}results.txt"
+        outputs[results] = {"type": "uri_file", "path": rows, "mode": "rw_mount"}
         outputs[logs] = {"type": "uri_folder", "path": f"{r.folder}logs/", "mode": "rw_mount"}
         node_inputs = {
             MEMBERS_INPUT: _parent("inputs", members),
             PLUGIN_INPUT: _parent("inputs", PLUGIN_INPUT),
         } | {
-            after_input(up): f"${{{{parent.jobs.{up}.outputs.{DONE_OUTPUT}}}}}" for up in r.upstream
+            after_input(up): f"${{{{parent.jobs.{up}.outputs.{RESULTS_OUTPUT}}}}}"
+            for up in r.upstream
         }
         node: dict[str, Any] = {
             "type": "parallel",
@@ -101,7 +104,7 @@ def pipeline_yaml(run: ExportedRun, components: Mapping[str, str]) -> dict[str, 
             "compute": f"azureml:{r.compute}",
             "inputs": node_inputs,
             "outputs": {
-                DONE_OUTPUT: _parent("outputs", done),
+                RESULTS_OUTPUT: _parent("outputs", results),
                 LOGS_OUTPUT: _parent("outputs", logs),
             },
             "resources": {"instance_count": r.instance_count},

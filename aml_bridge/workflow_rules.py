@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,16 +30,11 @@ class RuleFacts:
     upstream: tuple[str, ...] = ()  # rules whose outputs this rule's jobs read, sorted
 
 
-DOT_NODE = re.compile(r'^\s*(\d+)\[label = "([^"]+)"')
-DOT_EDGE = re.compile(r"^\s*(\d+) -> (\d+)\s*$")
-
-
-def parse_rulegraph(dot: str) -> dict[str, set[str]]:
-    """rule → the rules it depends on, from Snakemake's rule graph in DOT."""
-    names = {m.group(1): m.group(2) for m in map(DOT_NODE.match, dot.splitlines()) if m}
-    graph: dict[str, set[str]] = {name: set() for name in names.values()}
-    for m in filter(None, map(DOT_EDGE.match, dot.splitlines())):
-        graph[names[m.group(2)]].add(names[m.group(1)])
+def rule_graph(dag: Any) -> dict[str, set[str]]:
+    """rule → the rules whose outputs its jobs read, over the jobs of a Snakemake DAG."""
+    graph: dict[str, set[str]] = {}
+    for job, deps in dag.dependencies.items():
+        graph.setdefault(job.rule.name, set()).update(d.rule.name for d in deps)
     return graph
 
 
@@ -77,7 +71,7 @@ def _conda(rule: Any, workdir: Path) -> tuple[str, str] | None:
 
 
 def load_rules(snakefile: Path, workdir: Path, config: Mapping[str, Any]) -> list[RuleFacts]:
-    """The rules with a shell command (`run:` and target-only rules have nothing to register)."""
+    """The rules with a shell command, their upstream rules from the DAG of every job."""
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import (
         ConfigSettings,
@@ -98,28 +92,31 @@ def load_rules(snakefile: Path, workdir: Path, config: Mapping[str, Any]) -> lis
             snakefile=snakefile,
             workdir=workdir,
         )
-        dot = io.StringIO()
-        with contextlib.redirect_stdout(dot):
-            # Snakemake compares print_dag_as with the enum's string (as its CLI passes it)
-            dag = wf.dag(DAGSettings(forceall=True, print_dag_as=str(PrintDag.DOT)))
-            dag.printrulegraph()
-        graph = parse_rulegraph(dot.getvalue())
-        for rule in wf._workflow.rules:  # the API has no public accessor for rules
-            if not rule.shellcmd:
-                continue
-            res = rule.resources
-            out.append(
-                RuleFacts(
-                    name=rule.name,
-                    command=rule.shellcmd.strip(),
-                    conda_file=_conda(rule, workdir),
-                    threads=_fixed(res.get("_cores")),
-                    mem_mb=_fixed(res.get("mem_mb")),
-                    runtime=_fixed(res.get("runtime")),
-                    aml_compute=_text(res.get("aml_compute")),
-                    aml_environment=_text(res.get("aml_environment")),
-                    description=(rule.docstring or "").strip().split("\n\n")[0],
-                    upstream=tuple(sorted(graph.get(rule.name, ()))),
-                )
-            )
+        with contextlib.redirect_stdout(io.StringIO()):  # builds the DAG of every job
+            wf.dag(DAGSettings(forceall=True, print_dag_as=str(PrintDag.DOT))).printrulegraph()
+        graph = rule_graph(wf._workflow.dag)  # the API has no public accessor for the DAG...
+        for rule in wf._workflow.rules:  # ...nor for rules
+            facts = rule_facts(rule, workdir, graph.get(rule.name, set()))
+            if facts is not None:
+                out.append(facts)
     return out
+
+
+def rule_facts(rule: Any, workdir: Path, upstream: set[str]) -> RuleFacts | None:
+    """A Snakemake rule's facts; None for a rule without a shell command (`run:` and
+    target-only rules have nothing to register)."""
+    if not rule.shellcmd:
+        return None
+    res = rule.resources
+    return RuleFacts(
+        name=rule.name,
+        command=rule.shellcmd.strip(),
+        conda_file=_conda(rule, workdir),
+        threads=_fixed(res.get("_cores")),
+        mem_mb=_fixed(res.get("mem_mb")),
+        runtime=_fixed(res.get("runtime")),
+        aml_compute=_text(res.get("aml_compute")),
+        aml_environment=_text(res.get("aml_environment")),
+        description=(rule.docstring or "").strip().split("\n\n")[0],
+        upstream=tuple(sorted(upstream)),
+    )

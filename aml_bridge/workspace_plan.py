@@ -4,9 +4,11 @@
 A rule's component runs any number of the rule's jobs (one item each, the executor's group
 manifests and entry script), so one node of an exported pipeline runs all jobs of a rule; a rule
 without wildcards is the one-item case. Azure ML orders pipeline nodes only by data bindings
-and a component's inputs are a fixed set: each component has a `done` output (the rows of its
-finished jobs) and one optional input `after_<rule>` per rule it reads outputs of, which an
-export binds to that rule's node's `done`.
+and a component's inputs are a fixed set: each component has a `results` output (the rows of
+its finished jobs) and one optional input `after_<rule>` per rule it reads outputs of, which an
+export binds to that rule's node's `results`. Inputs, outputs, entry script and arguments are
+those of the executor's group steps (aml_bridge.specs.pipeline), so a group's pipeline job can
+run the registered component too.
 
 The environments are exactly those the executor builds for the rules' conda files (same name,
 same content, same version), so jobs run on what `aml-genomics setup` registered.
@@ -28,11 +30,11 @@ from aml_bridge.specs.pipeline import (
     ENTRY_SCRIPT,
     LOGS_OUTPUT,
     MEMBERS_INPUT,
+    RESULTS_OUTPUT,
 )
 from aml_bridge.workflow_rules import RuleFacts
 
 COMPONENT_SCHEMA = "https://azuremlschemas.azureedge.net/latest/parallelComponent.schema.json"
-DONE_OUTPUT = "done"
 ENTRY_PATH = Path(__file__).with_name(ENTRY_SCRIPT)
 TAG_MAX = 1000
 
@@ -114,7 +116,7 @@ def component(rule: RuleFacts, env: EnvironmentSpec, registered: set[str]) -> Co
     facts = {"threads": rule.threads, "mem_mb": rule.mem_mb, "runtime": rule.runtime}
     tags = {"snakemake_rule": rule.name} | {k: str(v) for k, v in facts.items() if v is not None}
     after = {
-        after_input(up): {"type": "uri_folder", "optional": True, "description": f"after {up}"}
+        after_input(up): {"type": "uri_file", "optional": True, "description": f"after {up}"}
         for up in rule.upstream
         if up in registered
     }
@@ -132,7 +134,7 @@ def component(rule: RuleFacts, env: EnvironmentSpec, registered: set[str]) -> Co
             **after,
         },
         "outputs": {
-            DONE_OUTPUT: {"type": "uri_folder", "mode": "rw_mount"},
+            RESULTS_OUTPUT: {"type": "uri_file", "mode": "rw_mount"},
             LOGS_OUTPUT: {"type": "uri_folder", "mode": "rw_mount"},
         },
         "input_data": f"${{{{inputs.{MEMBERS_INPUT}}}}}",
@@ -149,7 +151,7 @@ def component(rule: RuleFacts, env: EnvironmentSpec, registered: set[str]) -> Co
             "environment": env.registered_id,
             "program_arguments": f"--logs ${{{{outputs.{LOGS_OUTPUT}}}}} "
             f"--plugins ${{{{inputs.{PLUGIN_INPUT}}}}}",
-            "append_row_to": f"${{{{outputs.{DONE_OUTPUT}}}}}",
+            "append_row_to": f"${{{{outputs.{RESULTS_OUTPUT}}}}}",
         },
     }
     content = json.dumps(spec, sort_keys=True).encode() + ENTRY_PATH.read_bytes()

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from aml_bridge.export import ExportedRule, ExportedRun, ExportError, pipeline_y
 from aml_local.launcher import INHERITED_CLOUD_ENV
 from tests.executor.test_e2e_profile import alignments, prepare
 from tests.executor.test_workspace_cli import cli as workspace_cli
+from tests.executor.test_workspace_cli import tool_env
 from tests.fixtures.workflow import copy_workflow, make_demo_data, snakemake
 
 ROWS = ["B\tL001\tdata/reads/B_L001_R1.fastq.gz\tdata/reads/B_L001_R2.fastq.gz"]
@@ -54,7 +58,10 @@ def test_setup_export_submit_gives_the_bams_of_a_local_run(
     assert refused.returncode == 1
     assert "not registered: bwa_index:" in refused.stderr
     assert "run aml-genomics setup first" in refused.stderr
-    assert cli(service, wf, "setup").returncode == 0
+    setup = cli(service, wf, "setup", "--json")
+    assert setup.returncode == 0, setup.stderr[-3000:]
+    steps = json.loads(setup.stdout)["steps"]
+    registered = dict(s["name"].split(":") for s in steps if s["kind"] == "component")
     proc = cli(service, wf, "export", BAM, "-o", "pipeline.yml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "az ml job create --file pipeline.yml" in proc.stdout
@@ -63,7 +70,7 @@ def test_setup_export_submit_gives_the_bams_of_a_local_run(
     nodes = doc["jobs"]
     assert {"bwa_index", "bwa_mem", "samtools_merge"} <= set(nodes) and "multiqc" not in nodes
     after_index = nodes["bwa_mem"]["inputs"]["after_bwa_index"]
-    assert after_index == "${{parent.jobs.bwa_index.outputs.done}}"
+    assert after_index == "${{parent.jobs.bwa_index.outputs.results}}"
     ml = service.ml_client()
     for node in nodes.values():  # each node runs the registered component of its rule
         name, version = node["component"].removeprefix("azureml:").split(":")
@@ -84,6 +91,18 @@ def test_setup_export_submit_gives_the_bams_of_a_local_run(
     with pytest.raises(HttpResponseError, match="bwa_mem:0000000000000000"):
         ml.jobs.create_or_update(load_job(source=io.StringIO(yaml.safe_dump(doc))))
     monkeypatch.delenv(INHERITED_CLOUD_ENV, raising=False)  # set by the SDK client above
+
+    # the executor's group steps (fastqc in the aml profile) run the registered component too
+    fastqc = [f"results/qc/fastqc/B/L001_{r}_fastqc.zip" for r in ("R1", "R2")]
+    subprocess.run(
+        [sys.executable, "-m", "snakemake", *fastqc, "--profile", "workflow_profiles/aml",
+         "--aml-spec-dir", "specs", "--config", *CONFIG],
+        cwd=wf, env=tool_env(service), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    (spec,) = (wf / "specs").glob("*.yaml")
+    step = yaml.safe_load(spec.read_text())["jobs"]["members"]
+    assert step["component"] == f"azureml:fastqc:{registered['fastqc']}"
+    assert "task" not in step and step["resources"]["instance_count"] >= 1
 
     # up to date now: a second export leaves out every job that Snakemake would skip
     again = cli(service, wf, "export", BAM, "-o", "again.yml")
@@ -109,8 +128,8 @@ def test_nodes_wait_for_every_rule_they_read_and_load_as_a_pipeline_job():
     assert doc["jobs"]["multiqc"]["inputs"] == {
         "members": "${{parent.inputs.multiqc_members}}",
         "snakemake_plugins": "${{parent.inputs.snakemake_plugins}}",
-        "after_fastqc": "${{parent.jobs.fastqc.outputs.done}}",
-        "after_mosdepth": "${{parent.jobs.mosdepth.outputs.done}}",
+        "after_fastqc": "${{parent.jobs.fastqc.outputs.results}}",
+        "after_mosdepth": "${{parent.jobs.mosdepth.outputs.results}}",
     }
     job = load_job(source=io.StringIO(yaml.safe_dump(doc)))
     assert job.jobs["fastqc"].component == "fastqc:1"  # a reference, resolved on submission

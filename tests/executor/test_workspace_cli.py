@@ -19,15 +19,7 @@ def cli(
     service, wf: Path, demo: Path | None, *args: str, extra_env=None, config=()
 ) -> subprocess.CompletedProcess:
     """aml-genomics in `wf` with the demo data's sheet and reference (or `config` items)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS)}
-    env |= service.client_environment() | {
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-        "SNAKEMAKE_AML_SUBSCRIPTION": service.subscription_id,
-        "SNAKEMAKE_AML_RESOURCE_GROUP": service.resource_group,
-        "SNAKEMAKE_AML_WORKSPACE": service.workspace,
-        "SNAKEMAKE_AML_ENDPOINT": service.base_url,
-        **(extra_env or {}),
-    }
+    env = tool_env(service, extra_env)
     if demo is not None:
         config = (f"samples={demo}/samples.tsv", f"reference={demo}/reference.fa")
     return subprocess.run(
@@ -35,6 +27,24 @@ def cli(
          "--config", *config],
         cwd=wf, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
+
+
+def tool_env(service, extra_env=None) -> dict[str, str]:
+    """A user's environment for the service: its workspace as SNAKEMAKE_AML_*, nothing else
+    of the executor's or the storage plugin's settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS)}
+    return (
+        env
+        | service.client_environment()
+        | {
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+            "SNAKEMAKE_AML_SUBSCRIPTION": service.subscription_id,
+            "SNAKEMAKE_AML_RESOURCE_GROUP": service.resource_group,
+            "SNAKEMAKE_AML_WORKSPACE": service.workspace,
+            "SNAKEMAKE_AML_ENDPOINT": service.base_url,
+            **(extra_env or {}),
+        }
+    )
 
 
 def as_json(proc: subprocess.CompletedProcess) -> dict:
