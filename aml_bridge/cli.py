@@ -54,15 +54,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aml-genomics",
-        description="Set up and check an Azure ML workspace for this workflow "
-        "(settings as for snakemake --executor aml: --aml-* flags, SNAKEMAKE_AML_*, the aml "
-        "profile).",
+        description="Set up and check an Azure ML workspace for this workflow, and export "
+        "the workflow as one Azure ML pipeline job (settings as for snakemake --executor aml: "
+        "--aml-* flags, SNAKEMAKE_AML_*, the aml profile).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     setup = sub.add_parser(
         "setup", help="Create or update clusters, environments and components (idempotent).",
         description="Create or update what the workflow needs: each cluster (system-assigned "
-        "identity, 0..max nodes), one environment per envs/*.yaml and one command component "
+        "identity, 0..max nodes), one environment per envs/*.yaml and one parallel component "
         "per rule, versions from content. A second run changes nothing.",
     )  # fmt: skip
     _common(setup)

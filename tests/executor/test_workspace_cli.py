@@ -118,7 +118,7 @@ def test_usage_errors_exit_2(aml_service, wf, demo_data):
     assert proc.returncode == 2 and "is not a subscription id" in proc.stderr
     bad = cli(aml_service, wf, demo_data, "setup", "--cluster", "genomics-cluster")
     assert bad.returncode == 2 and "--cluster 'genomics-cluster' is not NAME=VM_SIZE" in bad.stderr
-    for command in ("setup", "check"):
+    for command in ("setup", "check", "export"):
         helped = subprocess.run([sys.executable, "-m", "aml_bridge.cli", command, "--help"],
                                 capture_output=True, text=True)  # fmt: skip
         assert helped.returncode == 0 and "--aml-workspace" in helped.stdout
