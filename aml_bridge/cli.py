@@ -1,7 +1,9 @@
-"""`aml-genomics`: set up and check an Azure ML workspace for this workflow.
+"""`aml-genomics`: set up and check an Azure ML workspace for this workflow, and export the
+workflow as one Azure ML pipeline job.
 
-Exit codes: 0 done / all ✓; 1 a check failed (✗) or setup could not do a step; 2 bad usage or
-settings (missing workspace names, a config the workflow rejects).
+Exit codes: 0 done / all ✓; 1 a check failed (✗), setup could not do a step, or export found
+a component not registered or Snakemake failing; 2 bad usage or settings (missing workspace
+names, a config the workflow rejects).
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -32,6 +36,7 @@ class Context:
     settings: Any  # ExecutorSettings
     prefix: str
     workdir: Path
+    profile: Path | None = None  # the profile's config.yaml, when one was read
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -49,15 +54,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aml-genomics",
-        description="Set up and check an Azure ML workspace for this workflow "
-        "(settings as for snakemake --executor aml: --aml-* flags, SNAKEMAKE_AML_*, the aml "
-        "profile).",
+        description="Set up and check an Azure ML workspace for this workflow, and export "
+        "the workflow as one Azure ML pipeline job (settings as for snakemake --executor aml: "
+        "--aml-* flags, SNAKEMAKE_AML_*, the aml profile).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     setup = sub.add_parser(
         "setup", help="Create or update clusters, environments and components (idempotent).",
         description="Create or update what the workflow needs: each cluster (system-assigned "
-        "identity, 0..max nodes), one environment per envs/*.yaml and one command component "
+        "identity, 0..max nodes), one environment per envs/*.yaml and one parallel component "
         "per rule, versions from content. A second run changes nothing.",
     )  # fmt: skip
     _common(setup)
@@ -92,6 +97,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--probe-timeout", type=float, default=900.0,
         help="Seconds to wait for each probe job (default 900: a node may have to start).",
     )  # fmt: skip
+    export = sub.add_parser(
+        "export", help="Write the workflow's DAG as one Azure ML pipeline job YAML.",
+        description="The jobs Snakemake would run for the config, as one pipeline job: a "
+        "parallel node per rule referencing the rule's registered component (run setup "
+        "first), ordered by data bindings. The jobs' manifests, the sources and the storage "
+        "plugin are uploaded to the default storage; submit with "
+        "`az ml job create --file pipeline.yml` (no Snakemake needed then).",
+    )  # fmt: skip
+    _common(export)
+    export.add_argument(
+        "targets", nargs="*", metavar="TARGET",
+        help="Files or rules to export, as for snakemake (default: the workflow's default "
+        "target). Put them before --config.",
+    )  # fmt: skip
+    export.add_argument(
+        "--output", "-o", default="pipeline.yml", help="YAML file to write (default pipeline.yml)."
+    )
     return parser
 
 
@@ -113,13 +135,12 @@ def _context(args: argparse.Namespace) -> Context:
     from aml_bridge.settings import validate
 
     workdir = Path(args.directory).resolve()
-    settings, prefix, _ = cli_settings.read(args, os.environ, workdir)
+    settings, prefix, profile = cli_settings.read(args, os.environ, workdir)
     try:
         validate(settings)
     except WorkflowError as e:
         raise UsageError(str(e)) from None
-    cli_settings.apply_to_environ(settings)  # the storage plugin finds the workspace there
-    return Context(args, settings, prefix, workdir)
+    return Context(args, settings, prefix, workdir, profile)
 
 
 def _wanted(ctx: Context):
@@ -135,7 +156,8 @@ def _wanted(ctx: Context):
     except Exception as e:  # the workflow's own error (sheet, reference, syntax)
         raise UsageError(f"cannot load the workflow: {e}") from None
     envs = environments(ctx.workdir / "envs", s.base_image, pip)
-    comps = [component(r, rule_environment(r, s.base_image, pip)) for r in rules]
+    names = {r.name for r in rules}
+    comps = [component(r, rule_environment(r, s.base_image, pip), names) for r in rules]
     return envs, comps, rules, envs[-1]
 
 
@@ -249,7 +271,69 @@ def cmd_check(ctx: Context, out) -> int:
     return FAILED if failed else OK
 
 
-COMMANDS = {"setup": cmd_setup, "check": cmd_check}
+def cmd_export(ctx: Context, out) -> int:
+    import yaml
+
+    from aml_bridge.export import ExportedRun, pipeline_yaml
+
+    _, comps, _, _ = _wanted(ctx)
+    admin = _admin(ctx)
+    missing = [c for c in comps if not admin.has_component(c)]
+    if missing:
+        names = ", ".join(f"{c.name}:{c.version} (rule {c.rule})" for c in missing)
+        print(f"aml-genomics export: not registered: {names}; run aml-genomics setup "
+              "first", file=sys.stderr)  # fmt: skip
+        return FAILED
+    with tempfile.TemporaryDirectory() as tmp:
+        recorded = Path(tmp, "jobs.json")
+        # MLClient exported the cloud it registered in this process: in the child, the SDK
+        # would look up a cloud it does not know
+        env = {k: v for k, v in os.environ.items() if k != "AZUREML_CURRENT_CLOUD"}
+        args = _snakemake_export_args(ctx, recorded)
+        proc = subprocess.run(args, cwd=ctx.workdir, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"aml-genomics export: snakemake failed:\n{proc.stderr[-4000:]}", file=sys.stderr)
+            return FAILED
+        if not recorded.exists():
+            print("Nothing to export: every output is up to date.", file=out)
+            return OK
+        run = ExportedRun.from_json(recorded.read_text())
+    doc = pipeline_yaml(run, {c.rule: c.reference for c in comps})
+    target = Path(ctx.args.output)
+    target.write_text(yaml.safe_dump(doc, sort_keys=False))
+    if ctx.args.json:
+        print(json.dumps(doc, indent=2), file=out)
+        return OK
+    for node in doc["jobs"].values():
+        after = [k.removeprefix("after_") for k in node["inputs"] if k.startswith("after_")]
+        print(f"  {node['display_name']:<24} {node['component']}  on {node['compute']}"
+              + (f"  after {', '.join(after)}" if after else ""), file=out)  # fmt: skip
+    print(f"\nWrote {target} ({doc['display_name']}). Submit it with:\n"
+          f"  az ml job create --file {target}", file=out)  # fmt: skip
+    return OK
+
+
+def _snakemake_export_args(ctx: Context, recorded: Path) -> list[str]:
+    """Snakemake in the executor's export mode, with this command's settings as flags."""
+    args = [
+        sys.executable, "-m", "snakemake", *ctx.args.targets, "--snakefile", ctx.args.snakefile,
+        "--executor", "aml", "--immediate-submit", "--notemp",
+        "--aml-export-jobs", str(recorded),
+        "--default-storage-provider", "azureml", "--default-storage-prefix", ctx.prefix,
+    ]  # fmt: skip
+    if ctx.profile:
+        args += ["--profile", str(ctx.profile.parent.resolve())]
+    for name in cli_settings.USED:
+        value = getattr(ctx.settings, name)
+        if value:
+            flag = "--aml-" + name.replace("_", "-")
+            args += [flag, *value] if isinstance(value, list) else [flag, str(value)]
+    if ctx.args.config:
+        args += ["--config", *ctx.args.config]
+    return args
+
+
+COMMANDS = {"setup": cmd_setup, "check": cmd_check, "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

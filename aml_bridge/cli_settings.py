@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -75,18 +74,3 @@ def read(
     settings = ExecutorSettings(**values)
     prefix = profile.get("default-storage-prefix") or DEFAULT_PREFIX
     return settings, prefix, path
-
-
-def workspace_environ(settings: ExecutorSettings) -> dict[str, str]:
-    """The workspace as the storage plugin reads it (it sees the environment, not flags)."""
-    pairs = {
-        "SNAKEMAKE_AML_SUBSCRIPTION": settings.subscription,
-        "SNAKEMAKE_AML_RESOURCE_GROUP": settings.resource_group,
-        "SNAKEMAKE_AML_WORKSPACE": settings.workspace,
-        "SNAKEMAKE_AML_ENDPOINT": settings.endpoint,
-    }
-    return {k: v for k, v in pairs.items() if v}
-
-
-def apply_to_environ(settings: ExecutorSettings) -> None:
-    os.environ.update(workspace_environ(settings))

@@ -11,6 +11,7 @@ import shutil
 import uuid
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from aml_bridge import settings as aml_settings
 from aml_bridge.client import AmlClient, JobState
 from aml_bridge.clusters import Cluster, parse_instance_table, without_identity
 from aml_bridge.environments import remote_requirements
+from aml_bridge.export_jobs import JobRecorder
 from aml_bridge.group_files import GroupFiles, group_root
 from aml_bridge.job_ends import JobEnds
 from aml_bridge.job_env import job_env_vars
@@ -43,6 +45,8 @@ from aml_bridge.specs.pipeline import (
     members_of,
 )
 from aml_bridge.status import Outcome
+from aml_bridge.workspace_admin import WorkspaceAdmin
+from aml_bridge.workspace_components import RegisteredComponents
 
 
 class Executor(RemoteExecutor):
@@ -50,7 +54,7 @@ class Executor(RemoteExecutor):
         self.settings: aml_settings.ExecutorSettings = self.workflow.executor_settings
         aml_settings.validate(self.settings)
         s = self.settings
-        resumed = None if s.run_id or s.spec_dir else unfinished_run()
+        resumed = None if s.run_id or s.spec_dir or s.export_jobs else unfinished_run()
         self.run_id = s.run_id or resumed or uuid.uuid4().hex[:8]
         self.adopting = bool(s.run_id or resumed)  # jobs found by name are not submitted again
         experiment = s.experiment or experiment_name(Path(self.workflow.workdir_init).name)
@@ -81,8 +85,19 @@ class Executor(RemoteExecutor):
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
         self.next_seconds_between_status_checks = s.status_interval
         self._init_watch()
-        if not s.spec_dir:  # from now on jobs may be submitted: a kill leaves them to adopt
-            remember_run(self.run_id)
+        self.components = (  # groups run the rules' registered components when there
+            RegisteredComponents(self.workflow, self.run, WorkspaceAdmin(self.client).has_component)
+            if s.workspace
+            else None
+        )
+        provider = self.workflow.storage_registry.default_storage_provider
+        self.recorder = (  # aml-genomics export: jobs are recorded, not submitted
+            JobRecorder(s.export_jobs, self.run, getattr(provider, "datastore", None))
+            if s.export_jobs
+            else None
+        )
+        if not s.spec_dir and not s.export_jobs:  # from now on jobs may be submitted: a kill
+            remember_run(self.run_id)  # leaves them to adopt
         self.logger.info(
             f"aml: run {self.run_id}, experiment {self.run.experiment}, compute "
             + (", ".join(c.describe() for c in self.run.clusters) or self.run.compute)
@@ -173,6 +188,12 @@ class Executor(RemoteExecutor):
     # submission
 
     def run_job(self, job: JobExecutorInterface) -> None:
+        if self.recorder is not None:  # with --immediate-submit: every job, none waits
+            self.recorder.add(job, self.format_job_exec)
+            info = SubmittedJobInfo(job)
+            self.report_job_submission(info)
+            self.report_job_success(info)
+            return
         try:
             if independent_group(job):
                 facts = job_facts(job, "")  # the members' commands run, not the group's
@@ -208,7 +229,12 @@ class Executor(RemoteExecutor):
         keep = self.workflow.execution_settings.keep_incomplete
         done = self._group_done.get((facts.rule, facts.outputs), set()) if keep else set()
         members = tuple(m for m in members if m.id not in done) or members
-        return build_pipeline_spec(self.run, facts, job.groupid, members)
+        spec = build_pipeline_spec(self.run, facts, job.groupid, members)
+        rules = {m.facts.rule for m in members}
+        if self.components is None or len(rules) != 1:
+            return spec
+        ref = self.components.reference(rules.pop(), spec.environment.registered_id)
+        return replace(spec, component=ref)
 
     def _write_spec(self, spec: CommandJobSpec | PipelineJobSpec) -> Path:
         folder = Path(self.settings.spec_dir)
@@ -432,6 +458,10 @@ class Executor(RemoteExecutor):
     def shutdown(self) -> None:
         """The run ended (also after Ctrl-C): nothing of it is left to adopt."""
         self.pool.shutdown(wait=True, cancel_futures=True)
-        if not self.settings.spec_dir:
+        if self.recorder is not None:
+            exported = self.recorder.write()
+            jobs, where = len(self.recorder.jobs), self.settings.export_jobs
+            self.logger.info(f"aml: {jobs} jobs of {len(exported.rules)} rules recorded in {where}")
+        if not self.settings.spec_dir and not self.settings.export_jobs:
             finished_run()
         super().shutdown()

@@ -19,6 +19,7 @@ from snakemake_interface_executor_plugins.settings import CommonSettings, Execut
 
 from aml_bridge.clusters import SERVERLESS, parse_instance_table
 from aml_bridge.names import TAG_KEY_MAX, TAG_VALUE_MAX, TAGS_MAX
+from snakemake_storage_plugin_azureml.workspace import use_executor_workspace
 
 DEFAULT_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 
@@ -141,6 +142,15 @@ class ExecutorSettings(ExecutorSettingsBase):
             "the jobs need are still uploaded to the default storage)."
         ),
     )
+    export_jobs: Optional[Path] = field(
+        default=None,
+        metadata=_opt(
+            "Record every job that needs to run in this JSON file instead of submitting it "
+            "(its manifest, the sources and the storage plugin go to the default storage): "
+            "what `aml-genomics export` runs Snakemake with, together with --immediate-submit "
+            "and --notemp, to write the DAG as one Azure ML pipeline."
+        ),
+    )
     endpoint: Optional[str] = field(
         default=None,
         metadata=_opt(
@@ -154,6 +164,12 @@ class ExecutorSettings(ExecutorSettingsBase):
             "restarted run adopt the jobs it left running."
         ),
     )
+
+    def __post_init__(self) -> None:
+        # Snakemake parses these before it creates any storage provider; the azureml storage
+        # plugin, which cannot see them, must find datastores in this workspace (flags too).
+        s = self
+        use_executor_workspace(s.subscription, s.resource_group, s.workspace, s.endpoint)
 
 
 CLUSTER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")

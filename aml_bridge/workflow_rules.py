@@ -1,11 +1,15 @@
 """The workflow's rules as `aml-genomics` sees them: command template, conda file, threads,
-memory and pinned cluster or environment, read once through Snakemake's API (no DAG, no job).
+memory, pinned cluster or environment, and the rules whose outputs each one reads (the rule
+graph of the whole workflow for the config, as `snakemake --rulegraph --forceall` prints it),
+read once through Snakemake's API (no job runs).
 
 Loading runs the Snakefile, so the config must be valid (the sample sheet and reference exist).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +27,15 @@ class RuleFacts:
     aml_compute: str | None = None
     aml_environment: str | None = None
     description: str = ""
+    upstream: tuple[str, ...] = ()  # rules whose outputs this rule's jobs read, sorted
+
+
+def rule_graph(dag: Any) -> dict[str, set[str]]:
+    """rule → the rules whose outputs its jobs read, over the jobs of a Snakemake DAG."""
+    graph: dict[str, set[str]] = {}
+    for job, deps in dag.dependencies.items():
+        graph.setdefault(job.rule.name, set()).update(d.rule.name for d in deps)
+    return graph
 
 
 def _raw(resource: Any) -> Any:
@@ -58,11 +71,13 @@ def _conda(rule: Any, workdir: Path) -> tuple[str, str] | None:
 
 
 def load_rules(snakefile: Path, workdir: Path, config: Mapping[str, Any]) -> list[RuleFacts]:
-    """The rules with a shell command (`run:` and target-only rules have nothing to register)."""
+    """The rules with a shell command, their upstream rules from the DAG of every job."""
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import (
         ConfigSettings,
+        DAGSettings,
         OutputSettings,
+        PrintDag,
         Quietness,
         ResourceSettings,
         StorageSettings,
@@ -77,21 +92,31 @@ def load_rules(snakefile: Path, workdir: Path, config: Mapping[str, Any]) -> lis
             snakefile=snakefile,
             workdir=workdir,
         )
-        for rule in wf._workflow.rules:  # the API has no public accessor for rules
-            if not rule.shellcmd:
-                continue
-            res = rule.resources
-            out.append(
-                RuleFacts(
-                    name=rule.name,
-                    command=rule.shellcmd.strip(),
-                    conda_file=_conda(rule, workdir),
-                    threads=_fixed(res.get("_cores")),
-                    mem_mb=_fixed(res.get("mem_mb")),
-                    runtime=_fixed(res.get("runtime")),
-                    aml_compute=_text(res.get("aml_compute")),
-                    aml_environment=_text(res.get("aml_environment")),
-                    description=(rule.docstring or "").strip().split("\n\n")[0],
-                )
-            )
+        with contextlib.redirect_stdout(io.StringIO()):  # builds the DAG of every job
+            wf.dag(DAGSettings(forceall=True, print_dag_as=str(PrintDag.DOT))).printrulegraph()
+        graph = rule_graph(wf._workflow.dag)  # the API has no public accessor for the DAG...
+        for rule in wf._workflow.rules:  # ...nor for rules
+            facts = rule_facts(rule, workdir, graph.get(rule.name, set()))
+            if facts is not None:
+                out.append(facts)
     return out
+
+
+def rule_facts(rule: Any, workdir: Path, upstream: set[str]) -> RuleFacts | None:
+    """A Snakemake rule's facts; None for a rule without a shell command (`run:` and
+    target-only rules have nothing to register)."""
+    if not rule.shellcmd:
+        return None
+    res = rule.resources
+    return RuleFacts(
+        name=rule.name,
+        command=rule.shellcmd.strip(),
+        conda_file=_conda(rule, workdir),
+        threads=_fixed(res.get("_cores")),
+        mem_mb=_fixed(res.get("mem_mb")),
+        runtime=_fixed(res.get("runtime")),
+        aml_compute=_text(res.get("aml_compute")),
+        aml_environment=_text(res.get("aml_environment")),
+        description=(rule.docstring or "").strip().split("\n\n")[0],
+        upstream=tuple(sorted(upstream)),
+    )

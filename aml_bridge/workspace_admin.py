@@ -8,9 +8,12 @@ components, data assets, probe jobs), run by a person before or between workflow
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,7 +21,7 @@ import yaml
 from aml_bridge.client import AmlClient, sdk_job
 from aml_bridge.environments import EnvironmentSpec
 from aml_bridge.retry import call_with_retries
-from aml_bridge.workspace_plan import ClusterWanted, ComponentWanted
+from aml_bridge.workspace_plan import ENTRY_PATH, ClusterWanted, ComponentWanted
 
 TIERS = {"dedicated": "dedicated", "low_priority": "low_priority", "lowpriority": "low_priority"}
 
@@ -95,11 +98,17 @@ class WorkspaceAdmin:
         return self._exists(lambda: self.ml.components.get(wanted.name, version=wanted.version))
 
     def create_component(self, wanted: ComponentWanted) -> None:
+        """Registered with its code: a folder holding the entry script alone (the SDK uploads
+        it as a code asset)."""
         from azure.ai.ml import load_component
 
-        text = yaml.safe_dump(wanted.spec, sort_keys=False)
-        entity = load_component(source=io.StringIO(text))
-        self._call(lambda: self.ml.components.create_or_update(entity))
+        with tempfile.TemporaryDirectory() as tmp:
+            code = Path(tmp, "member_code")
+            code.mkdir()
+            shutil.copyfile(ENTRY_PATH, code / ENTRY_PATH.name)
+            spec = {**wanted.spec, "task": {**wanted.spec["task"], "code": str(code)}}
+            entity = load_component(source=io.StringIO(yaml.safe_dump(spec, sort_keys=False)))
+            self._call(lambda: self.ml.components.create_or_update(entity))
 
     def _exists(self, get: Callable[[], Any]) -> bool:
         from azure.core.exceptions import ResourceNotFoundError
@@ -139,9 +148,6 @@ class WorkspaceAdmin:
         return ProbeResult(status, started, log)
 
     def _log(self, name: str) -> str:
-        import tempfile
-        from pathlib import Path
-
         with tempfile.TemporaryDirectory() as tmp:
             path = self.client.download_log(name, Path(tmp) / "std_log.txt")
             return path.read_text() if path else ""

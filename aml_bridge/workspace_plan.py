@@ -1,5 +1,14 @@
 """What a workspace needs for this workflow, as pure data: clusters, one environment per
-`envs/*.yaml`, one command component per rule, each version derived from its content.
+`envs/*.yaml`, one parallel component per rule, each version derived from its content.
+
+A rule's component runs any number of the rule's jobs (one item each, the executor's group
+manifests and entry script), so one node of an exported pipeline runs all jobs of a rule; a rule
+without wildcards is the one-item case. Azure ML orders pipeline nodes only by data bindings
+and a component's inputs are a fixed set: each component has a `results` output (the rows of
+its finished jobs) and one optional input `after_<rule>` per rule it reads outputs of, which an
+export binds to that rule's node's `results`. Inputs, outputs, entry script and arguments are
+those of the executor's group steps (aml_bridge.specs.pipeline), so a group's pipeline job can
+run the registered component too.
 
 The environments are exactly those the executor builds for the rules' conda files (same name,
 same content, same version), so jobs run on what `aml-genomics setup` registered.
@@ -15,11 +24,18 @@ from typing import Any
 
 from aml_bridge.environments import EnvironmentSpec, choose_environment
 from aml_bridge.names import azure_name
-from aml_bridge.specs.common import PLUGIN_INPUT, PLUGIN_PATH_EXPORT
+from aml_bridge.specs.common import PLUGIN_INPUT
+from aml_bridge.specs.pipeline import (
+    DEFAULT_MEMBER_TIMEOUT_S,
+    ENTRY_SCRIPT,
+    LOGS_OUTPUT,
+    MEMBERS_INPUT,
+    RESULTS_OUTPUT,
+)
 from aml_bridge.workflow_rules import RuleFacts
 
-COMPONENT_SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json"
-JOB_INPUT = "snakemake_job"  # the arguments of one Snakemake job of the rule
+COMPONENT_SCHEMA = "https://azuremlschemas.azureedge.net/latest/parallelComponent.schema.json"
+ENTRY_PATH = Path(__file__).with_name(ENTRY_SCRIPT)
 TAG_MAX = 1000
 
 
@@ -85,27 +101,59 @@ def rule_environment(rule: RuleFacts, base_image: str, pip: list[str]) -> Enviro
     )  # fmt: skip
 
 
-def component(rule: RuleFacts, env: EnvironmentSpec) -> ComponentWanted:
-    """The rule as a command component: it runs one Snakemake job of the rule (its arguments
-    are the `snakemake_job` input) in the rule's environment; the command template, threads,
-    memory and runtime are part of its content, so a change in any gives a new version."""
+def after_input(rule: str) -> str:
+    """The component input that orders a node after the node of `rule`."""
+    return f"after_{rule}"
+
+
+def component(rule: RuleFacts, env: EnvironmentSpec, registered: set[str]) -> ComponentWanted:
+    """The rule as a parallel component: each item of `members` is one job of the rule (its
+    manifest), run by the executor's entry script in the rule's environment. The command
+    template, threads, memory, runtime, upstream rules (among `registered`, the rules that get
+    a component) and the entry script are its content, so a change in any gives a new
+    version. The node sets compute, instance count, concurrency and retries per export."""
     name = azure_name(rule.name, "rule")
     facts = {"threads": rule.threads, "mem_mb": rule.mem_mb, "runtime": rule.runtime}
     tags = {"snakemake_rule": rule.name} | {k: str(v) for k, v in facts.items() if v is not None}
+    after = {
+        after_input(up): {"type": "uri_file", "optional": True, "description": f"after {up}"}
+        for up in rule.upstream
+        if up in registered
+    }
     spec: dict[str, Any] = {
         "$schema": COMPONENT_SCHEMA,
-        "type": "command",
+        "type": "parallel",
         "name": name,
         "display_name": f"rule {rule.name}",
         "description": (rule.description + "\n\n" if rule.description else "")
         + f"Snakemake rule {rule.name}:\n\n{rule.command}",
         "tags": {k: v[:TAG_MAX] for k, v in tags.items()},
-        "environment": env.registered_id,
         "inputs": {
+            MEMBERS_INPUT: {"type": "uri_folder", "mode": "ro_mount"},
             PLUGIN_INPUT: {"type": "uri_folder", "mode": "ro_mount"},
-            JOB_INPUT: {"type": "string"},
+            **after,
         },
-        "command": PLUGIN_PATH_EXPORT + "python -m snakemake ${{inputs." + JOB_INPUT + "}}",
+        "outputs": {
+            RESULTS_OUTPUT: {"type": "uri_file", "mode": "rw_mount"},
+            LOGS_OUTPUT: {"type": "uri_folder", "mode": "rw_mount"},
+        },
+        "input_data": f"${{{{inputs.{MEMBERS_INPUT}}}}}",
+        "mini_batch_size": "1",
+        "resources": {"instance_count": 1},
+        "max_concurrency_per_instance": 1,
+        "retry_settings": {"max_retries": 0, "timeout": DEFAULT_MEMBER_TIMEOUT_S},
+        "mini_batch_error_threshold": 0,  # a job failing (after its retries) fails the node
+        "error_threshold": 0,
+        "logging_level": "INFO",
+        "task": {
+            "type": "run_function",
+            "entry_script": ENTRY_SCRIPT,
+            "environment": env.registered_id,
+            "program_arguments": f"--logs ${{{{outputs.{LOGS_OUTPUT}}}}} "
+            f"--plugins ${{{{inputs.{PLUGIN_INPUT}}}}}",
+            "append_row_to": f"${{{{outputs.{RESULTS_OUTPUT}}}}}",
+        },
     }
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    content = json.dumps(spec, sort_keys=True).encode() + ENTRY_PATH.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()[:16]
     return ComponentWanted(rule.name, name, digest, {**spec, "version": digest}, env)

@@ -29,7 +29,14 @@ from .faults import PREEMPTION_NOTE, FaultInjector
 from .identity import MSI_PATH, Identities
 from .job_checks import check_command_job, check_job_names, job_cluster, plan_job
 from .parallel_runtime import RESULT_FILE, ParallelStep, StepResult, items_of
-from .pipelines import check_pipeline_job, pipeline_status, step_nodes, step_plan
+from .pipelines import (
+    check_pipeline_job,
+    node_definition,
+    pipeline_status,
+    step_nodes,
+    step_plan,
+    upstream_nodes,
+)
 from .runner import LOG_NAME, BindingError, JobRunner, Outcome, Stop
 from .scheduler import ClusterScheduler, NodeTimes
 from .store import Store
@@ -135,10 +142,29 @@ class JobManager:
             self.store.get("steps", s)["node"]: self.run_props(s)["status"]
             for s in self.children(pipeline)
         }
+        if self._start_ready(pipeline, steps):
+            return  # _enqueue's status change derived it again
         status, error = pipeline_status(steps)
         current = self.get(pipeline)["properties"]["status"]
         if current != status and not (current == "CancelRequested" and status == "Running"):
             self._set_status(pipeline, status, error)
+
+    def _start_ready(self, pipeline: str, statuses: dict[str, str]) -> bool:
+        """Queue the steps whose upstream nodes all completed; a step after a node that failed
+        or was canceled never runs (Canceled). True when a step changed. Called under the
+        status lock, as every status change is: a step is queued once."""
+        changed = False
+        for step in self.children(pipeline):
+            if self.run_props(step)["status"] != "NotStarted":
+                continue
+            ups = upstream_nodes(self.store.get("steps", step)["definition"])
+            if any(statuses.get(u) in ("Failed", "Canceled") for u in ups):
+                self._set_status(step, "Canceled")
+                return True
+            if all(statuses.get(u) == "Completed" for u in ups):
+                self._enqueue(step)
+                changed = True
+        return changed
 
     def _swap_status(self, name: str, expected: str, status: str) -> None:
         """Set `status` only if the job is still in `expected` (timers racing the job's end)."""
@@ -219,6 +245,8 @@ class JobManager:
         steps = []
         for node_name, node in props["jobs"].items():
             step = str(uuid.uuid4())
+            where = f"properties.jobs.{node_name}"
+            definition = node_definition(node, where, self.ws, self.store)
             step_props = {
                 "status": "NotStarted",
                 "displayName": node_name,
@@ -227,23 +255,22 @@ class JobManager:
                 "tags": {},
                 "properties": {"azureml.nodeid": node_name, "azureml.pipelinerunid": name},
             }
-            self.store.put(
-                "steps", step, {"parent": name, "node": node_name, "properties": step_props}
-            )
+            doc = {"parent": name, "node": node_name, "properties": step_props}
+            self.store.put("steps", step, {**doc, "definition": definition})
             self.store.put(
                 "runs", step, {"runId": step, "status": "NotStarted", "parentRunId": name}
             )
             steps.append(step)
         run = self.store.get("runs", name) or {"runId": name}
         self.store.put("runs", name, {**run, "children": steps})
-        for step in steps:
-            self._enqueue(step)
+        with self._status_lock:
+            self._start_ready(name, {})
 
     def _enqueue(self, name: str, requeued: bool = False) -> None:
         props = self.run_props(name)
         step = self.store.get("steps", name)
         if step:  # a parallel step takes its instance_count nodes
-            nodes = step_nodes(self.get(step["parent"])["properties"]["jobs"][step["node"]])
+            nodes = step_nodes(step["definition"])
         else:
             nodes = (props.get("resources") or {}).get("instanceCount") or 1
         cluster = job_cluster(self.ws, props.get("computeId")).name
@@ -264,11 +291,15 @@ class JobManager:
                 running = [
                     s
                     for s in self.children(pipeline["name"])
-                    if self.run_props(s)["status"] not in TERMINAL
+                    if self.run_props(s)["status"] not in (*TERMINAL, "NotStarted")
                 ]
                 names += running
         for name in names:
             self._enqueue(name)
+        for pipeline in self.store.values("jobs"):  # steps whose upstream ended meanwhile
+            if pipeline["properties"]["jobType"] == "Pipeline":
+                with self._status_lock:
+                    self._derive_pipeline_status(pipeline["name"])
         return names
 
     # -- cancel / preempt ------------------------------------------------------------------
@@ -281,6 +312,9 @@ class JobManager:
             self._set_status(name, "CancelRequested")
             for step in steps:
                 self.cancel(step)
+            return
+        if self.run_props(name)["status"] == "NotStarted":  # a step waiting for upstream
+            self._set_status(name, "Canceled")
             return
         if self.scheduler.withdraw(name):
             with self._lock:
@@ -442,7 +476,7 @@ class JobManager:
     def _run_step(self, name: str, step: dict[str, Any], stop: Stop) -> None:
         """A parallel step: its workers on its nodes, then rows, outputs and logs uploaded."""
         pipeline = self.get(step["parent"])["properties"]
-        node = pipeline["jobs"][step["node"]]
+        node = step["definition"]
         code = self._code_ref(node["task"]["code"].removeprefix("azureml:"))
         plan, settings, items_input = step_plan(name, pipeline, node, code)
         runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name))

@@ -1,11 +1,15 @@
 """Pipeline jobs with parallel steps: what Azure ML checks on submission, a step's runnable
-plan, and the pipeline's status derived from its steps.
+plan, the order of the steps, and the pipeline's status derived from its steps.
 
 The SDK sends a pipeline's nodes (`properties.jobs`) as untyped dicts with snake_case keys
-except `componentId` / `computeId`; the node's definition is registered first as an anonymous
-component and its `task.code` as a code asset. Each node runs as a child run of the pipeline
-(a step). The local service runs `type: parallel` nodes whose inputs and outputs are bound to
-the pipeline's own (`${{parent.inputs.x}}`); other node types are refused by name.
+except `componentId` / `computeId`. A node defined inline is registered first as an anonymous
+component (its `task.code` as a code asset) and repeats its definition; a node referencing a
+registered component (`component: azureml:name:version`) carries only what it overrides, the
+rest comes from the component (`node_definition`). Each node runs as a child run of the
+pipeline (a step), once every node it takes an input from (`${{parent.jobs.<node>.outputs.x}}`)
+has completed: Azure ML orders nodes by data bindings only. The local service runs
+`type: parallel` nodes whose inputs are bound to the pipeline's inputs or to other nodes'
+outputs and whose outputs are bound to the pipeline's; other node types are refused by name.
 """
 
 from __future__ import annotations
@@ -22,6 +26,14 @@ from .store import Store
 from .workspace import Workspace
 
 PARENT = re.compile(r"^\$\{\{\s*parent\.(inputs|outputs)\.(\w+)\s*\}\}$")
+JOB_OUTPUT = re.compile(r"^\$\{\{\s*parent\.jobs\.(\w+)\.outputs\.(\w+)\s*\}\}$")
+# What a node may take from its component and override (REST node keys, snake_case)
+DEFINITION = (
+    "task", "input_data", "mini_batch_size", "resources", "max_concurrency_per_instance",
+    "retry_settings", "mini_batch_error_threshold", "error_threshold", "logging_level",
+    "environment_variables",
+)  # fmt: skip
+MERGED = ("resources", "retry_settings", "environment_variables")  # merged key by key
 NODE_REF = re.compile(r"^\$\{\{\s*(inputs|outputs)\.(\w+)\s*\}\}$")
 LOGGING_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 # Azure ML's defaults for a parallel node (CLI v2 parallel job YAML reference)
@@ -52,28 +64,75 @@ def _asset_id(value: Any, where: str) -> str:
     return value.removeprefix("azureml:")
 
 
-def _binding(value: Any, side: str, parent: dict[str, Any], where: str) -> None:
-    """A node input or output: bound to a pipeline one that exists (or, for inputs, data)."""
+def _binding(
+    value: Any, side: str, parent: dict[str, Any], nodes: dict[str, Any], where: str
+) -> None:
+    """A node input or output: bound to a pipeline one that exists, or (inputs) to an output
+    of another node; the local service keeps node outputs on the pipeline's paths, so such an
+    output must itself be bound to a pipeline output."""
     kind_key = "job_input_type" if side == "inputs" else "type"
     if not isinstance(value, dict):
         raise bad_request(f"{where}: expected an object.")
-    m = PARENT.match(str(value.get("value", "")))
+    text = str(value.get("value", ""))
+    m = PARENT.match(text)
     if value.get(kind_key) == "literal" and m:
         if m.group(1) != side or m.group(2) not in parent:
+            raise bad_request(f"{where}: '{text}' refers to an undeclared pipeline {side[:-1]}.")
+        return
+    m = JOB_OUTPUT.match(text)
+    if side == "inputs" and value.get(kind_key) == "literal" and m:
+        node, output = m.groups()
+        if node not in nodes:
+            raise bad_request(f"{where}: '{text}' refers to node '{node}', which does not exist.")
+        bound = (nodes[node].get("outputs") or {}).get(output)
+        if not isinstance(bound, dict) or not PARENT.match(str(bound.get("value", ""))):
             raise bad_request(
-                f"{where}: '{value['value']}' refers to an undeclared pipeline {side[:-1]}."
+                f"{where}: '{text}': output '{output}' of node '{node}' is not bound to a "
+                "pipeline output (the local service supports node-to-node bindings only then)."
             )
         return
-    if value.get(kind_key) == "literal" and "${{" in str(value.get("value", "")):
+    if value.get(kind_key) == "literal" and "${{" in text:
         raise bad_request(
-            f"{where}: binding '{value['value']}' is not supported by the local service "
-            "(only ${{parent.inputs.x}} / ${{parent.outputs.x}})."
+            f"{where}: binding '{text}' is not supported by the local service (only "
+            "${{parent.inputs.x}}, ${{parent.outputs.x}}, ${{parent.jobs.<node>.outputs.x}})."
         )
     if side == "outputs" or value.get(kind_key) != "literal":
         raise bad_request(
             f"{where}: bind the node's {side[:-1]} to a pipeline {side[:-1]} "
             "(${{parent." + side + ".x}}); the local service supports nothing else."
         )
+
+
+def node_definition(
+    node: dict[str, Any], where: str, ws: Workspace, store: Store
+) -> dict[str, Any]:
+    """The node as it runs: its component's definition with what the node sets on top, plus
+    the component's declared inputs and outputs (`declared_inputs`, `declared_outputs`)."""
+    key = _asset(store, ws, "components", node.get("componentId", ""), f"{where}.componentId")
+    spec = store.get("components", key)["properties"].get("componentSpec") or {}
+    if spec.get("type") != node.get("type"):
+        raise bad_request(
+            f"{where}.type: {node.get('type')!r} node, but component {key.replace('/', ':')} "
+            f"is of type {spec.get('type')!r}."
+        )
+    merged = {k: spec[k] for k in DEFINITION if spec.get(k) is not None}
+    for k in DEFINITION:
+        value = node.get(k)
+        if value is None:
+            continue
+        both = k in MERGED and isinstance(value, dict) and isinstance(merged.get(k), dict)
+        merged[k] = {**merged[k], **value} if both else value
+    return {
+        **node, **merged,
+        "declared_inputs": spec.get("inputs") or {},
+        "declared_outputs": spec.get("outputs") or {},
+    }  # fmt: skip
+
+
+def upstream_nodes(node: dict[str, Any]) -> set[str]:
+    """The nodes whose outputs this node takes as inputs (it runs after them)."""
+    values = (str((v or {}).get("value", "")) for v in (node.get("inputs") or {}).values())
+    return {m.group(1) for m in map(JOB_OUTPUT.match, values) if m}
 
 
 def check_pipeline_job(
@@ -95,16 +154,41 @@ def check_pipeline_job(
                 f"{where}.type: {node.get('type')!r} nodes are not supported by the local "
                 "service (only parallel)."
             )
-        _asset(store, ws, "components", node.get("componentId", ""), f"{where}.componentId")
+        definition = node_definition(node, where, ws, store)
         compute = node.get("computeId") or default_compute
         if not compute:
             raise bad_request(f"{where}: no compute (computeId or settings.default_compute).")
         cluster = job_cluster(ws, compute)
-        _check_parallel(node, where, cluster.max_nodes, cluster.name, ws, store)
+        _check_parallel(definition, where, cluster.max_nodes, cluster.name, ws, store)
         for side, parent in (("inputs", inputs), ("outputs", outputs)):
-            for key, value in (node.get(side) or {}).items():
-                _binding(value, side, parent, f"{where}.{side}.{key}")
+            declared = definition[f"declared_{side}"]
+            bound = node.get(side) or {}
+            for key, value in bound.items():
+                if key not in declared:
+                    raise bad_request(
+                        f"{where}.{side}.{key}: the node's component has no {side[:-1]} '{key}'."
+                    )
+                _binding(value, side, parent, nodes, f"{where}.{side}.{key}")
+            required = [
+                k for k, d in declared.items()
+                if side == "inputs" and k not in bound and not (d or {}).get("optional")
+            ]  # fmt: skip
+            if required:
+                raise bad_request(f"{where}.inputs: required input(s) {required} not provided.")
+    _check_acyclic(nodes)
     return {**props, "outputs": outputs} if outputs else props
+
+
+def _check_acyclic(nodes: dict[str, Any]) -> None:
+    left = {name: upstream_nodes(node) for name, node in nodes.items()}
+    while left:
+        ready = [name for name, ups in left.items() if not ups & left.keys()]
+        if not ready:
+            raise bad_request(
+                f"properties.jobs: nodes {sorted(left)} depend on each other in a cycle."
+            )
+        for name in ready:
+            del left[name]
 
 
 def _check_parallel(
@@ -175,6 +259,13 @@ def step_plan(
     """(the step's files and environment, its runtime settings, its items' input name)."""
     inputs, outputs = [], []
     for key, value in (node.get("inputs") or {}).items():
+        m = JOB_OUTPUT.match(value["value"])
+        if m:  # another node's output: where that node's output is bound
+            bound = pipeline["jobs"][m.group(1)]["outputs"][m.group(2)]["value"]
+            parent = pipeline["outputs"][PARENT.match(bound).group(2)]
+            ref = parse_data_uri(parent["uri"], key)
+            inputs.append(InputBinding(key, parent["jobOutputType"], ref))
+            continue
         parent = pipeline["inputs"][PARENT.match(value["value"]).group(2)]
         if parent["jobInputType"] == "literal":
             inputs.append(InputBinding(key, "literal", value=str(parent.get("value", ""))))

@@ -152,8 +152,8 @@ def workspace_lookup(
     settings: StorageProviderSettings, environ: Mapping[str, str], credential: Callable[[], object]
 ) -> WorkspaceDatastores | None:
     """The workspace's datastore lookup, when the settings leave the container open and the
-    executor's workspace settings are in the environment."""
+    aml executor's settings (or the environment) name a workspace."""
     if settings.container or settings.datastore_resolver:
         return None
-    ref = WorkspaceRef.from_environ(environ)
+    ref = WorkspaceRef.of_run(environ)
     return WorkspaceDatastores(ref, credential) if ref else None

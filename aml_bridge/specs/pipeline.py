@@ -36,6 +36,11 @@ STEP = "members"
 ENTRY_SCRIPT = "member_entry.py"
 MEMBERS_INPUT, RESULTS_OUTPUT, LOGS_OUTPUT = "members", "results", "member_logs"
 GROUP_TAG = "snakemake_group"
+# What a step referencing a registered component sets itself (the rest is the component's)
+NODE_SETTINGS = (
+    "type", "compute", "inputs", "outputs", "resources", "max_concurrency_per_instance",
+    "retry_settings", "environment_variables",
+)  # fmt: skip
 # Azure ML's per-call default (60 s) would kill every genomics task: without a runtime, a day.
 DEFAULT_MEMBER_TIMEOUT_S = 24 * 3600
 
@@ -79,6 +84,9 @@ class PipelineJobSpec:
     max_retries: int
     timeout_s: int
     plugin_bundle: str | None = None
+    # `azureml:<rule>:<version>`: the step runs the rule's registered component (same inputs,
+    # outputs, entry script and arguments) with this spec's settings, instead of its own
+    component: str | None = None
 
     @property
     def members_uri(self) -> str:
@@ -142,6 +150,9 @@ class PipelineJobSpec:
         }
         if self.env_vars:
             step["environment_variables"] = dict(self.env_vars)
+        if self.component:
+            step = {k: v for k, v in step.items() if k in NODE_SETTINGS}
+            step["component"] = self.component
         return {
             "$schema": SCHEMA,
             "type": "pipeline",

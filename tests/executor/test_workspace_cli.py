@@ -15,22 +15,36 @@ from tests.fixtures.workflow import copy_workflow
 SETTINGS = ("SNAKEMAKE_AML_", "SNAKEMAKE_STORAGE_AZUREML_")
 
 
-def cli(service, wf: Path, demo: Path, *args: str, extra_env=None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS)}
-    env |= service.client_environment() | {
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-        "SNAKEMAKE_AML_SUBSCRIPTION": service.subscription_id,
-        "SNAKEMAKE_AML_RESOURCE_GROUP": service.resource_group,
-        "SNAKEMAKE_AML_WORKSPACE": service.workspace,
-        "SNAKEMAKE_AML_ENDPOINT": service.base_url,
-        **(extra_env or {}),
-    }
-    config = ["--config", f"samples={demo}/samples.tsv", f"reference={demo}/reference.fa"]
+def cli(
+    service, wf: Path, demo: Path | None, *args: str, extra_env=None, config=()
+) -> subprocess.CompletedProcess:
+    """aml-genomics in `wf` with the demo data's sheet and reference (or `config` items)."""
+    env = tool_env(service, extra_env)
+    if demo is not None:
+        config = (f"samples={demo}/samples.tsv", f"reference={demo}/reference.fa")
     return subprocess.run(
         [sys.executable, "-m", "aml_bridge.cli", *args, "--profile", "workflow_profiles/aml",
-         *config],
+         "--config", *config],
         cwd=wf, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
+
+
+def tool_env(service, extra_env=None) -> dict[str, str]:
+    """A user's environment for the service: its workspace as SNAKEMAKE_AML_*, nothing else
+    of the executor's or the storage plugin's settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS)}
+    return (
+        env
+        | service.client_environment()
+        | {
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+            "SNAKEMAKE_AML_SUBSCRIPTION": service.subscription_id,
+            "SNAKEMAKE_AML_RESOURCE_GROUP": service.resource_group,
+            "SNAKEMAKE_AML_WORKSPACE": service.workspace,
+            "SNAKEMAKE_AML_ENDPOINT": service.base_url,
+            **(extra_env or {}),
+        }
+    )
 
 
 def as_json(proc: subprocess.CompletedProcess) -> dict:
@@ -104,7 +118,7 @@ def test_usage_errors_exit_2(aml_service, wf, demo_data):
     assert proc.returncode == 2 and "is not a subscription id" in proc.stderr
     bad = cli(aml_service, wf, demo_data, "setup", "--cluster", "genomics-cluster")
     assert bad.returncode == 2 and "--cluster 'genomics-cluster' is not NAME=VM_SIZE" in bad.stderr
-    for command in ("setup", "check"):
+    for command in ("setup", "check", "export"):
         helped = subprocess.run([sys.executable, "-m", "aml_bridge.cli", command, "--help"],
                                 capture_output=True, text=True)  # fmt: skip
         assert helped.returncode == 0 and "--aml-workspace" in helped.stdout

@@ -58,3 +58,21 @@ def test_dry_run_asks_the_workspace_once_and_submits_nothing(aml_run, small_work
     assert "azure.ai.ml" not in proc.stderr  # the lookup is one plain GET
     assert routes(aml_run.service, "GET", "/datastores/{name}") == 1
     assert routes(aml_run.service, "PUT", "/jobs/{name}") == 0
+
+
+def test_workspace_given_as_flags_and_profile_keys_locates_the_datastore(
+    aml_run, small_workflow, monkeypatch
+):
+    """No SNAKEMAKE_AML_* variables: the storage plugin takes the workspace the executor's
+    settings name (a profile key, command-line flags), as the executor itself does."""
+    s = aml_run.service
+    for key in ("SUBSCRIPTION", "RESOURCE_GROUP", "WORKSPACE", "ENDPOINT"):
+        monkeypatch.delenv(f"SNAKEMAKE_AML_{key}")
+    profile = small_workflow / "ws_profile"
+    profile.mkdir()
+    (profile / "config.yaml").write_text(f"aml-resource-group: {s.resource_group}\n")
+    flags = ["--aml-subscription", s.subscription_id, "--aml-workspace", s.workspace,
+             "--aml-endpoint", s.base_url, "--profile", str(profile)]  # fmt: skip
+    proc = snakemake(small_workflow, "-n", *without_account(aml_run.args()), *flags)
+    assert "make" in proc.stdout
+    assert routes(s, "GET", "/datastores/{name}") == 1
