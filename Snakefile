@@ -11,6 +11,7 @@ configfile: "config/config.yaml"
 
 include: "rules/sheet.smk"
 include: "rules/reference_checks.smk"
+include: "rules/storage.smk"
 include: "rules/common.smk"
 include: "rules/ref.smk"
 include: "rules/shard_plan.smk"

@@ -170,12 +170,13 @@ class Executor(RemoteExecutor):
     def _upload_local_inputs(self) -> None:
         """The local inputs the workflow staged for the datastore go up before any job (those
         already there unchanged are skipped); dry runs never get here, so they upload nothing."""
+        if self.workflow.storage_settings.default_storage_provider != "azureml":
+            return
         provider = self.workflow.storage_registry.default_storage_provider
-        upload = getattr(provider, "upload_staged", None)
-        if upload is None or not provider.staging:
+        if not provider.staging:
             return
         before = provider.stats.uploaded_bytes
-        upload()
+        provider.upload_staged()
         self.logger.info(
             f"aml: {len(provider.staging)} local input(s) on the datastore "
             f"({(provider.stats.uploaded_bytes - before) / 1e6:.1f} MB uploaded)"

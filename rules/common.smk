@@ -1,22 +1,28 @@
 """Inputs of the workflow: the units (rules/sheet.smk reads them) and the reference
 (rules/reference_checks.smk), checked before any job runs so that bad input fails early and
 names its file; then the per-unit lookups the rules use. Values from the sheet, a folder
-listing or the config reach shell commands only quoted.
+listing or the config reach shell commands only quoted. What concerns the default storage (the
+aml profile) is in rules/storage.smk.
 """
 
+import gc
 import importlib.util
 import os
 import re
 import shlex
-import subprocess
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.io import get_wildcard_names
-from snakemake.logging import logger
 from snakemake.utils import validate
 
 validate(config, schema="../config/schemas/config.schema.yaml")
+
+# Planning a large run creates millions of long-lived objects (jobs, files) and little cyclic
+# garbage; with CPython's default thresholds the collector scans them over and over: a quarter
+# of the CPU of a 3,000-sample dry run. Collected rarely instead (young generation every
+# million allocations), which keeps memory bounded in long runs.
+gc.set_threshold(1_000_000, 10, 10)
 
 SCRIPTS = Path(workflow.basedir) / "scripts"
 
@@ -30,42 +36,6 @@ def load_script(name):
 
 
 fastq = load_script("check_fastq")
-
-
-def is_url(path):
-    """A path with a scheme (an azureml URL, say): addressed in its storage as it is."""
-    return "://" in path
-
-
-def in_storage(path):
-    """Whether a file is left to its storage to check: a path with a scheme (azureml://, ...),
-    or, under a default storage provider (the aml profile, remote jobs), any file that is not
-    here; Snakemake then reports it as a missing input if the storage lacks it too."""
-    if is_url(path):
-        return True
-    default_storage = workflow.storage_settings.default_storage_provider
-    return bool(default_storage) and not os.path.exists(path)
-
-
-def storage_problem(path):
-    """Why the default storage cannot hold local `path` at its address (<prefix>/<path>), in
-    the storage plugin's own words; None without a default storage. Paths outside the working
-    directory are left to the staging, which says so."""
-    provider = workflow.storage_settings.default_storage_provider
-    relative = os.path.normpath(path)
-    if (
-        not provider
-        or is_url(path)
-        or os.path.isabs(relative)
-        or relative.split(os.sep)[0] == ".."
-    ):
-        return None
-    prefix = workflow.storage_settings.default_storage_prefix.removesuffix("/")
-    registry = workflow.storage_registry.default_storage_provider
-    result = registry.is_valid_query(f"{prefix}/{relative}")
-    return (
-        None if result.valid else f"cannot be stored under {provider}: {result.reason}"
-    )
 
 
 def path_problem(path):
@@ -154,53 +124,6 @@ def check_fastq_files(units):
                 )
 
 
-def default_storage_main_process():
-    """Whether this is the main process of a run whose data lives in a default storage (the
-    aml profile). The executor is not known while the Snakefile is parsed; the default storage
-    is, and it means that jobs run elsewhere and see only the storage and the shipped sources.
-    """
-    return bool(
-        workflow.storage_settings.default_storage_provider and workflow.is_main_process
-    )
-
-
-def git_tracked(path):
-    """Whether `path` is inside the working directory and tracked by git."""
-    tracked = subprocess.run(
-        ["git", "ls-files", "--error-unmatch", path], capture_output=True
-    )
-    return tracked.returncode == 0 and os.path.relpath(path).split(os.sep)[0] != ".."
-
-
-def check_shipped_to_remote_jobs(sheet):
-    """Remote jobs (Azure ML) rebuild the DAG from the sources Snakemake ships them, which are
-    the git-tracked files: fail here, not in every job, when the sheet or the scripts the
-    rules run would be missing.
-    """
-    if not default_storage_main_process():
-        return
-    if config.get("reads_dir"):
-        raise WorkflowError(
-            "reads_dir works for local runs only: remote jobs cannot list a local folder. "
-            "Write a sample sheet (samples=...) and track it with git."
-        )
-    if not git_tracked(sheet):
-        raise WorkflowError(
-            f"Sample sheet {sheet} must be inside the working directory and tracked by git "
-            f"(git add {sheet}): remote jobs receive only git-tracked sources."
-        )
-    untracked = [
-        os.path.relpath(script)
-        for script in sorted(SCRIPTS.glob("*"))
-        if script.suffix in (".sh", ".py") and not git_tracked(str(script))
-    ]
-    if untracked:
-        raise WorkflowError(
-            f"The workflow's scripts must be tracked by git (git add {' '.join(untracked)}): "
-            "remote jobs receive only git-tracked sources."
-        )
-
-
 def load_units():
     """Checked units, sorted by sample and unit."""
     check_shipped_to_remote_jobs(config["samples"])
@@ -238,40 +161,6 @@ def shell_words(option, text):
         return " ".join(shlex.quote(word) for word in shlex.split(text))
     except ValueError as error:
         raise WorkflowError(f"Config {option}: {error} in {text!r}") from None
-
-
-def stage_local_inputs(paths):
-    """Under a default storage, local inputs are handed to the storage plugin: it uploads them
-    before the first job (never in a dry run) and skips those already there unchanged. Other
-    storage plugins cannot do this; their inputs must be in the storage already."""
-    if not default_storage_main_process():
-        return
-    provider = workflow.storage_registry.default_storage_provider
-    stage = getattr(provider, "stage_local_files", None)
-    local = [path for path in paths if not is_url(path) and os.path.exists(path)]
-    if stage is not None and local:
-        stage(workflow.storage_settings.default_storage_prefix, local)
-
-
-def data_asset_input(value):
-    """`azureml:NAME:VERSION` or `azureml:NAME@latest`: a registered data asset, read from the
-    datastore path it names (resolved once by the azureml storage plugin, version logged);
-    a data asset that does not exist fails here, naming it. Anything else is a path (and
-    costs no import of the storage plugin: this runs at every parse, in every remote job).
-    """
-    if not str(value).startswith("azureml:"):
-        return value
-    from snakemake_storage_plugin_azureml.data_assets import is_data_asset, resolve
-
-    if not is_data_asset(value):
-        return value
-    try:
-        asset = resolve(value)
-    except ValueError as e:
-        raise WorkflowError(str(e)) from None
-    if workflow.is_main_process:
-        logger.info(f"{value}: data asset {asset.name}:{asset.version} at {asset.uri}")
-    return storage(asset.uri)
 
 
 config["reference"] = data_asset_input(config["reference"])

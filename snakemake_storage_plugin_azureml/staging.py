@@ -5,6 +5,7 @@ Under a default storage (the aml profile) Snakemake addresses a local input `dat
 its main process. Until they are uploaded the storage reports them with their local size and
 mtime, so a dry run plans as if they were there without moving a byte; the run uploads them
 before its first job, skipping those the datastore already holds unchanged.
+`stage_workflow_inputs` is the workflow's one entry point.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .query import BlobLocation, InvalidQuery, parse_query
 
@@ -83,3 +85,16 @@ class Staging:
         for f in self.files.values():
             grouped.setdefault(f.location.datastore, {})[f.location.path] = f.path
         return grouped
+
+
+def stage_workflow_inputs(workflow: Any, paths: Iterable[str]) -> None:
+    """Stage the local files among `paths` (URLs and files not here are the storage's own) for
+    the run's azureml default storage. Only the main process stages: remote jobs find the
+    files on the datastore. Snakemake's `workflow` is passed in, as the Snakefile has it."""
+    storage = workflow.storage_settings
+    if storage.default_storage_provider != "azureml" or not workflow.is_main_process:
+        return
+    local = [path for path in paths if "://" not in path and os.path.exists(path)]
+    if local:
+        provider = workflow.storage_registry.default_storage_provider
+        provider.stage_local_files(storage.default_storage_prefix, local)
