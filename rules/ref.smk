@@ -11,6 +11,8 @@ rule bwa_index:
         f"logs/bwa_index/{GENOME}.log",
     benchmark:
         f"benchmarks/bwa_index/{GENOME}.tsv"
+    # Every alignment waits for the index: start it before the QC jobs compete for the cores.
+    priority: 10
     conda:
         "../envs/bwa.yaml"
     threads: 1
