@@ -173,6 +173,15 @@ class AmlService:
             "MSI_SECRET": self.user_secret,
         }
 
+    def executor_environment(self) -> dict[str, str]:
+        """The client environment plus the workspace settings of the `aml` executor."""
+        return self.client_environment() | {
+            "SNAKEMAKE_AML_ENDPOINT": self.base_url,
+            "SNAKEMAKE_AML_SUBSCRIPTION": self.subscription_id,
+            "SNAKEMAKE_AML_RESOURCE_GROUP": self.resource_group,
+            "SNAKEMAKE_AML_WORKSPACE": self.workspace,
+        }
+
     def token(self, resource: str | None = None, secret: str | None = None) -> str:
         """A token from the identity endpoint (default: the user's, for the service's API)."""
         query = urllib.parse.urlencode(

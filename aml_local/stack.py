@@ -66,16 +66,12 @@ def up(folder: Path) -> str:
 def shell_environment(folder: Path, service: AmlService, azurite: Azurite) -> str:
     """export lines for a POSIX shell; MSI_SECRET is read from its file when evaluated."""
     bundle = _ca_bundle(folder, service.ca_bundle)
-    values = {
+    values = service.executor_environment() | {
         "REQUESTS_CA_BUNDLE": str(bundle),
-        "MSI_ENDPOINT": service.info["msi_endpoint"],
-        "SNAKEMAKE_AML_ENDPOINT": service.base_url,
-        "SNAKEMAKE_AML_SUBSCRIPTION": service.subscription_id,
-        "SNAKEMAKE_AML_RESOURCE_GROUP": service.resource_group,
-        "SNAKEMAKE_AML_WORKSPACE": service.workspace,
         "SNAKEMAKE_STORAGE_AZUREML_ACCOUNT_URL": azurite.blob_endpoint,
         "SNAKEMAKE_STORAGE_AZUREML_CONTAINER": service.info["datastores"]["workspaceblobstore"],
     }
+    values.pop("MSI_SECRET")  # read from its file when evaluated, never written out
     lines = [f"export {k}={shlex.quote(v)}" for k, v in values.items()]
     secret_file = shlex.quote(service.info["user_secret_file"])
     lines.append(f'export MSI_SECRET="$(cat {secret_file})"')

@@ -13,7 +13,6 @@ Starts and stops its own Azurite and service.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aml_local.azurite import Azurite  # noqa: E402
 from aml_local.launcher import AmlService  # noqa: E402
+from bench.local_stack import local_aml  # noqa: E402
 
 SNAKEFILE = """
 rule all:
@@ -75,30 +75,17 @@ def main() -> None:
     parser.add_argument("--startup", type=float, default=20.0, help="seconds per node allocation")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per item")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        azurite = Azurite(location=Path(tmp) / "azurite", tls_dir=Path(tmp) / "tls")
-        azurite.start()
-        try:
-            service = AmlService(
-                azurite, Path(tmp) / "state", max_nodes=args.nodes, node_startup_s=args.startup
-            )
-            with service.running():
-                os.environ.update(service.client_environment())
-                os.environ.update(
-                    SNAKEMAKE_AML_SUBSCRIPTION=service.subscription_id,
-                    SNAKEMAKE_AML_RESOURCE_GROUP=service.resource_group,
-                    SNAKEMAKE_AML_WORKSPACE=service.workspace,
-                    SNAKEMAKE_AML_ENDPOINT=service.base_url,
-                )
-                results = {}
-                for mode, grouped in (("command jobs", False), ("parallel step", True)):
-                    folder = Path(tmp) / mode.replace(" ", "_")
-                    folder.mkdir()
-                    text = SNAKEFILE.format(items=args.items, seconds=args.seconds)
-                    (folder / "Snakefile").write_text(text)
-                    results[mode] = run_mode(service, azurite, folder, grouped, args.items)
-        finally:
-            azurite.stop()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        local_aml(Path(tmp), args.nodes, args.startup) as (service, azurite),
+    ):
+        results = {}
+        for mode, grouped in (("command jobs", False), ("parallel step", True)):
+            folder = Path(tmp) / mode.replace(" ", "_")
+            folder.mkdir()
+            text = SNAKEFILE.format(items=args.items, seconds=args.seconds)
+            (folder / "Snakefile").write_text(text)
+            results[mode] = run_mode(service, azurite, folder, grouped, args.items)
     print(f"{args.items} items, {args.nodes} nodes, {args.startup:g} s per node allocation")
     for mode, (wall, allocations, puts) in results.items():
         print(f"{mode:>14}: wall {wall:7.1f} s, node allocations {allocations:3d}, jobs {puts}")

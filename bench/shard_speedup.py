@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from aml_local.azurite import Azurite  # noqa: E402
 from aml_local.launcher import AmlService  # noqa: E402
+from bench.local_stack import local_aml  # noqa: E402
 from tests.fixtures.workflow import copy_workflow, git_track  # noqa: E402
 
 ECOLI = Path("/usr/share/doc/bowtie/examples/genomes/NC_008253.fna.gz")
@@ -94,25 +95,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         simulate(data, args.pairs)
-        azurite = Azurite(location=Path(tmp) / "azurite", tls_dir=Path(tmp) / "tls")
-        azurite.start()
-        try:
-            service = AmlService(
-                azurite, Path(tmp) / "state", max_nodes=args.nodes, node_startup_s=args.startup
-            )
-            with service.running():
-                os.environ.update(service.client_environment())
-                os.environ.update(
-                    SNAKEMAKE_AML_SUBSCRIPTION=service.subscription_id,
-                    SNAKEMAKE_AML_RESOURCE_GROUP=service.resource_group,
-                    SNAKEMAKE_AML_WORKSPACE=service.workspace,
-                    SNAKEMAKE_AML_ENDPOINT=service.base_url,
-                )
-                whole = run(service, azurite, workflow(Path(tmp) / "whole", data, 0), threads)
-                sharded_folder = workflow(Path(tmp) / "sharded", data, shard_pairs)
-                sharded = run(service, azurite, sharded_folder, threads)
-        finally:
-            azurite.stop()
+        with local_aml(Path(tmp), args.nodes, args.startup) as (service, azurite):
+            whole = run(service, azurite, workflow(Path(tmp) / "whole", data, 0), threads)
+            sharded_folder = workflow(Path(tmp) / "sharded", data, shard_pairs)
+            sharded = run(service, azurite, sharded_folder, threads)
     shards = math.ceil(args.pairs / shard_pairs)
     print(f"{args.pairs:,} pairs, {args.nodes} nodes, {threads} thread(s) per bwa_mem job")
     print(f"   one piece: wall {whole:7.1f} s")
