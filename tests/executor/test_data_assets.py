@@ -8,7 +8,7 @@ import shutil
 import uuid
 
 from aml_local.launcher import INHERITED_CLOUD_ENV
-from tests.executor.test_e2e_profile import alignments, download, prepare
+from tests.executor.test_e2e_profile import FAST_STATUS, alignments, download, prepare
 from tests.executor.test_e2e_small import routes
 from tests.fixtures.workflow import copy_workflow, make_demo_data, snakemake
 
@@ -17,7 +17,7 @@ ROWS = ["B\tL001\tdata/reads/B_L001_R1.fastq.gz\tdata/reads/B_L001_R2.fastq.gz"]
 
 def aml_args(run, reference: str, *extra: str) -> list[str]:
     return [
-        "--profile", "workflow_profiles/aml", "--default-storage-prefix", run.prefix,
+        "--profile", "workflow_profiles/aml", *FAST_STATUS, "--default-storage-prefix", run.prefix,
         "--configfile", "config/aml.yaml", "--config", f"reference={reference}",
         "--retries", "0", *extra,
     ]  # fmt: skip

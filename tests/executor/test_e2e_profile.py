@@ -26,9 +26,14 @@ def aml_workflow(tmp_path, aml_run):
 DEMO = ("--config", "samples=demo/samples.tsv", "reference=demo/reference.fa")
 
 
+# The profile polls every 15 s, growing to 2 min when idle: right for real Azure ML jobs that
+# run for minutes, pure waiting for the local service's jobs of seconds.
+FAST_STATUS = ("--aml-status-interval", "1")
+
+
 def profile_args(run, *extra: str) -> list[str]:
     return [
-        "--profile", "workflow_profiles/aml",
+        "--profile", "workflow_profiles/aml", *FAST_STATUS,
         "--default-storage-prefix", run.prefix,
         "--storage-azureml-account-url", run.account_url,
         "--storage-azureml-container", run.container,
