@@ -8,7 +8,8 @@ import shutil
 import uuid
 
 from aml_local.launcher import INHERITED_CLOUD_ENV
-from tests.executor.test_e2e_profile import FAST_STATUS, alignments, download, prepare
+from tests.executor.conftest import FAST_STATUS
+from tests.executor.test_e2e_profile import alignments, download, prepare
 from tests.executor.test_e2e_small import routes
 from tests.fixtures.workflow import copy_workflow, make_demo_data, snakemake
 
