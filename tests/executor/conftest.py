@@ -20,6 +20,11 @@ from tests.fixtures.azurite import Azurite
 
 # A small second cluster next to the default genomics-cluster (Standard_D8s_v3, 4 nodes).
 QC_CLUSTER = "qc-cluster"
+# Status rounds every second, for jobs of seconds (both real flags a user may set). Snakemake's
+# status thread starts before the executor sets its interval, so its first sleep is Snakemake's
+# --seconds-between-status-checks (default 10 s): every run would end 10 s after it started at
+# the earliest, waiting in that sleep.
+FAST_STATUS = ("--aml-status-interval", "1", "--seconds-between-status-checks", "1")
 
 
 @dataclass
@@ -41,7 +46,7 @@ class AmlRun:
             "--default-storage-prefix", self.prefix,
             "--storage-azureml-account-url", self.account_url,
             "--storage-azureml-container", self.container,
-            "--aml-status-interval", "1",
+            *FAST_STATUS,
             "--jobs", "4",
             *extra,
         ]  # fmt: skip

@@ -7,9 +7,11 @@ import json
 import shutil
 import uuid
 
+from aml_bridge.specs.common import run_tag_key
 from aml_local.launcher import INHERITED_CLOUD_ENV
+from tests.executor.conftest import FAST_STATUS
 from tests.executor.test_e2e_profile import alignments, download, prepare
-from tests.executor.test_e2e_small import routes
+from tests.executor.test_e2e_small import routes, run_id_of
 from tests.fixtures.workflow import copy_workflow, make_demo_data, snakemake
 
 ROWS = ["B\tL001\tdata/reads/B_L001_R1.fastq.gz\tdata/reads/B_L001_R2.fastq.gz"]
@@ -17,7 +19,7 @@ ROWS = ["B\tL001\tdata/reads/B_L001_R1.fastq.gz\tdata/reads/B_L001_R2.fastq.gz"]
 
 def aml_args(run, reference: str, *extra: str) -> list[str]:
     return [
-        "--profile", "workflow_profiles/aml", "--default-storage-prefix", run.prefix,
+        "--profile", "workflow_profiles/aml", *FAST_STATUS, "--default-storage-prefix", run.prefix,
         "--configfile", "config/aml.yaml", "--config", f"reference={reference}",
         "--retries", "0", *extra,
     ]  # fmt: skip
@@ -51,8 +53,8 @@ def test_reference_as_data_asset_latest_maps_like_a_local_run(tmp_path, aml_run,
     bam = download(aml_run, "results/mapped/B.bam", tmp_path / "B.bam")
     assert alignments(bam) == alignments(local / "results/mapped/B.bam")
     # the jobs were told where the asset and the datastore are: they never ask the workspace
-    jobs = aml_run.run_jobs("snakemake_rule")
-    index = [j for j in jobs if j.tags["snakemake_rule"] == "bwa_index"][-1]
+    jobs = aml_run.run_jobs(run_tag_key(run_id_of(proc.stderr)))  # this run's, not the session's
+    [index] = [j for j in jobs if j.tags["snakemake_rule"] == "bwa_index"]
     handed = json.loads(index.environment_variables["SNAKEMAKE_STORAGE_AZUREML_DATA_ASSETS"])
     assert handed[f"azureml:{name}@latest"].endswith("/assets/genome.fa")
     assert "SNAKEMAKE_STORAGE_AZUREML_DATASTORES" in index.environment_variables

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.executor.conftest import QC_CLUSTER
+from tests.executor.conftest import FAST_STATUS, QC_CLUSTER
 from tests.fixtures.workflow import copy_workflow, git_track, make_demo_data, snakemake
 
 
@@ -29,6 +29,7 @@ DEMO = ("--config", "samples=demo/samples.tsv", "reference=demo/reference.fa")
 def profile_args(run, *extra: str) -> list[str]:
     return [
         "--profile", "workflow_profiles/aml",
+        *FAST_STATUS,  # the profile's 15 s (growing to 2 min) suits real jobs of minutes
         "--default-storage-prefix", run.prefix,
         "--storage-azureml-account-url", run.account_url,
         "--storage-azureml-container", run.container,
