@@ -50,6 +50,18 @@ from aml_bridge.workspace_components import RegisteredComponents
 
 
 class Executor(RemoteExecutor):
+    @property
+    def next_seconds_between_status_checks(self) -> float:
+        """The wait before the next status round. Snakemake's wait thread starts before
+        __post_init__ and would first sleep its own default (10 s): --aml-status-interval
+        applies from the first round on."""
+        chosen = self._next_seconds_between_status_checks
+        return self.workflow.executor_settings.status_interval if chosen is None else chosen
+
+    @next_seconds_between_status_checks.setter
+    def next_seconds_between_status_checks(self, value: float) -> None:
+        self._next_seconds_between_status_checks = value
+
     def __post_init__(self) -> None:
         self.settings: aml_settings.ExecutorSettings = self.workflow.executor_settings
         aml_settings.validate(self.settings)
@@ -83,7 +95,6 @@ class Executor(RemoteExecutor):
             group_root=self._group_root(),
         )
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
-        self.next_seconds_between_status_checks = s.status_interval
         self._init_watch()
         self.components = (  # groups run the rules' registered components when there
             RegisteredComponents(self.workflow, self.run, WorkspaceAdmin(self.client).has_component)

@@ -20,11 +20,9 @@ from tests.fixtures.azurite import Azurite
 
 # A small second cluster next to the default genomics-cluster (Standard_D8s_v3, 4 nodes).
 QC_CLUSTER = "qc-cluster"
-# Status rounds every second, for jobs of seconds (both real flags a user may set). Snakemake's
-# status thread starts before the executor sets its interval, so its first sleep is Snakemake's
-# --seconds-between-status-checks (default 10 s): every run would end 10 s after it started at
-# the earliest, waiting in that sleep.
-FAST_STATUS = ("--aml-status-interval", "1", "--seconds-between-status-checks", "1")
+# Status rounds every second, for jobs of seconds (a real flag a user may set; the executor
+# applies it from the first round on, not Snakemake's default of 10 s).
+FAST_STATUS = ("--aml-status-interval", "1")
 
 
 @dataclass
@@ -53,13 +51,7 @@ class AmlRun:
 
     def env(self) -> dict[str, str]:
         s = self.service
-        return {
-            **s.client_environment(),
-            "SNAKEMAKE_AML_SUBSCRIPTION": s.subscription_id,
-            "SNAKEMAKE_AML_RESOURCE_GROUP": s.resource_group,
-            "SNAKEMAKE_AML_WORKSPACE": s.workspace,
-            "SNAKEMAKE_AML_ENDPOINT": s.base_url,
-        }
+        return s.executor_environment()
 
     @property
     def path(self) -> str:

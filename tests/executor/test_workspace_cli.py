@@ -35,15 +35,8 @@ def tool_env(service, extra_env=None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS)}
     return (
         env
-        | service.client_environment()
-        | {
-            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-            "SNAKEMAKE_AML_SUBSCRIPTION": service.subscription_id,
-            "SNAKEMAKE_AML_RESOURCE_GROUP": service.resource_group,
-            "SNAKEMAKE_AML_WORKSPACE": service.workspace,
-            "SNAKEMAKE_AML_ENDPOINT": service.base_url,
-            **(extra_env or {}),
-        }
+        | service.executor_environment()
+        | {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), **(extra_env or {})}
     )
 
 
