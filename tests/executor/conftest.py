@@ -50,8 +50,7 @@ class AmlRun:
         ]  # fmt: skip
 
     def env(self) -> dict[str, str]:
-        s = self.service
-        return s.executor_environment()
+        return self.service.executor_environment()
 
     @property
     def path(self) -> str:
