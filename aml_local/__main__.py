@@ -60,6 +60,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         help="time a released node stays allocated and starts the next job at once (default 0)",
     )
+    p.add_argument(
+        "--default-step-timeout-seconds",
+        type=float,
+        help="a parallel step's run() call limit when the node sets none (default: Azure ML's 60)",
+    )
     p.add_argument("--blob-container", help="container of workspaceblobstore")
     p.add_argument("--artifact-container", help="container of workspaceartifactstore")
     p.add_argument("--tls-dir", type=Path, help="certificate folder (default: STATE_DIR/tls)")
@@ -117,6 +122,8 @@ def serve(argv: list[str]) -> None:
         config.node_startup_s = args.node_startup_seconds
     if args.node_idle_seconds is not None:
         config.node_idle_s = args.node_idle_seconds
+    if args.default_step_timeout_seconds is not None:
+        config.step_timeout_s = args.default_step_timeout_seconds
     identity = ("subscription_id", "resource_group", "workspace", "compute", "vm_size", "max_nodes")
     for name in identity:
         if getattr(args, name) is not None:

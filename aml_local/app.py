@@ -23,6 +23,7 @@ from .identity import (
     without_credentials,
 )
 from .jobs import JobManager
+from .pipelines import DEFAULT_TIMEOUT_S
 from .routing import Router
 from .scheduler import NodeTimes
 from .server import Dispatcher, HTTPSServer, make_handler
@@ -52,6 +53,9 @@ class ServiceConfig:
     # a node allocation's start-up time, and how long a released node stays allocated
     node_startup_s: float = 0.0
     node_idle_s: float = 0.0
+    # a parallel step's run() call limit when its node sets none (Azure ML: 60 s); tests lower
+    # it so that a step relying on the default fails in seconds, not in a minute
+    step_timeout_s: float = DEFAULT_TIMEOUT_S
     containers: dict[str, str] = field(
         default_factory=lambda: {BLOB_DATASTORE: "azureml-blobstore", ARTIFACT_DATASTORE: "azureml"}
     )
@@ -102,8 +106,9 @@ class LocalService:
         builds = EnvironmentBuilds(store, config.environment_build_s)
         nodes = NodeTimes(config.node_startup_s, config.node_idle_s)
         jobs = JobManager(
-            ws, store, stores, faults, state / "work", job_env, identities, builds, nodes
-        )
+            ws, store, stores, faults, state / "work", job_env, identities, builds, nodes,
+            config.step_timeout_s,
+        )  # fmt: skip
         self.ctx = Context(ws, store, stores, jobs, faults, RequestLog())
         router = Router()
         for api in (workspace_api, assets_api, jobs_api, control_api):

@@ -30,6 +30,7 @@ from .identity import MSI_PATH, Identities
 from .job_checks import check_command_job, check_job_names, job_cluster, plan_job
 from .parallel_runtime import RESULT_FILE, ParallelStep, StepResult, items_of
 from .pipelines import (
+    DEFAULT_TIMEOUT_S,
     check_pipeline_job,
     node_definition,
     pipeline_status,
@@ -86,10 +87,12 @@ class JobManager:
         identities: Identities,
         builds: EnvironmentBuilds | None = None,
         nodes: NodeTimes | None = None,
+        step_timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         self.ws, self.store, self.stores, self.faults = ws, store, stores, faults
         self.work_root, self.base_env = work_root, base_env
         self.identities = identities
+        self.step_timeout_s = step_timeout_s  # a parallel run() call's default limit
         self._stops: dict[str, Stop] = {}  # jobs queued or running
         self._running: set[str] = set()
         self._lock = threading.Lock()
@@ -478,7 +481,7 @@ class JobManager:
         pipeline = self.get(step["parent"])["properties"]
         node = step["definition"]
         code = self._code_ref(node["task"]["code"].removeprefix("azureml:"))
-        plan, settings, items_input = step_plan(name, pipeline, node, code)
+        plan, settings, items_input = step_plan(name, pipeline, node, code, self.step_timeout_s)
         runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name))
         self._set_status(name, "Preparing")
         build_error = self.builds.ensure(node["task"]["environment"], stop.event)

@@ -53,6 +53,7 @@ class AmlService:
     environment_build_s: float = 0.0
     node_startup_s: float = 0.0
     node_idle_s: float = 0.0
+    step_timeout_s: float | None = None  # None: Azure ML's default (60 s)
     info: dict[str, Any] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
 
@@ -76,6 +77,8 @@ class AmlService:
         if self.node_startup_s or self.node_idle_s:
             cmd += ["--node-startup-seconds", str(self.node_startup_s)]
             cmd += ["--node-idle-seconds", str(self.node_idle_s)]
+        if self.step_timeout_s is not None:
+            cmd += ["--default-step-timeout-seconds", str(self.step_timeout_s)]
         return cmd
 
     def environment(self) -> dict[str, str]:

@@ -254,9 +254,14 @@ def step_nodes(node: dict[str, Any]) -> int:
 
 
 def step_plan(
-    step: str, pipeline: dict[str, Any], node: dict[str, Any], code: tuple[str, str]
+    step: str,
+    pipeline: dict[str, Any],
+    node: dict[str, Any],
+    code: tuple[str, str],
+    default_timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> tuple[JobPlan, ParallelSettings, str]:
-    """(the step's files and environment, its runtime settings, its items' input name)."""
+    """(the step's files and environment, its runtime settings, its items' input name).
+    `default_timeout_s`: a run() call's limit when the node sets no retry_settings.timeout."""
     inputs, outputs = [], []
     for key, value in (node.get("inputs") or {}).items():
         m = JOB_OUTPUT.match(value["value"])
@@ -288,7 +293,7 @@ def step_plan(
         instance_count=step_nodes(node),
         max_concurrency_per_instance=int(_value(node, "max_concurrency_per_instance", 1)),
         max_retries=int(_value(retry, "max_retries", DEFAULT_RETRIES)),
-        timeout_s=float(_value(retry, "timeout", DEFAULT_TIMEOUT_S)),
+        timeout_s=float(_value(retry, "timeout", default_timeout_s)),
         mini_batch_error_threshold=int(_value(node, "mini_batch_error_threshold", -1)),
         error_threshold=int(_value(node, "error_threshold", -1)),
         logging_level=_value(node, "logging_level", "INFO"),

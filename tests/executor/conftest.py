@@ -18,6 +18,9 @@ import pytest
 from tests.fixtures.aml_service import AmlService, client_environment
 from tests.fixtures.azurite import Azurite
 
+# A parallel step's run() call limit when its node sets none: Azure ML's is 60 s; here shorter,
+# so that a step relying on the default fails within seconds (tests/executor/test_groups.py).
+STEP_DEFAULT_TIMEOUT_S = 5
 # A small second cluster next to the default genomics-cluster (Standard_D8s_v3, 4 nodes).
 QC_CLUSTER = "qc-cluster"
 # Status rounds every second, for jobs of seconds (a real flag a user may set; the executor
@@ -74,6 +77,7 @@ def executor_service(
         aml_azurite, tmp_path_factory.mktemp("executor-service") / "state", max_nodes=4,
         clusters=[f"{QC_CLUSTER}:Standard_D2s_v3:2"],
         blob_container="executor-blobs", artifact_container="executor-artifacts",
+        step_timeout_s=STEP_DEFAULT_TIMEOUT_S,
     )  # fmt: skip
     with service.running():
         yield service

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from aml_bridge.specs.common import run_tag_key
+from tests.executor.conftest import STEP_DEFAULT_TIMEOUT_S
 from tests.executor.test_e2e_small import routes, run_id_of
 from tests.fixtures.workflow import snakemake
 
@@ -55,7 +56,7 @@ rule long:
     resources:
         runtime=3,
     shell:
-        "sleep 65; touch {output}"
+        "sleep LONG_SECONDS; touch {output}"
 
 
 rule chain_a:
@@ -76,7 +77,7 @@ rule chain_b:
         "chain"
     shell:
         "cat {input} > {output}"
-"""
+""".replace("LONG_SECONDS", str(STEP_DEFAULT_TIMEOUT_S + 3))
 
 SAMPLES = ["a", "b", "c"]
 PROFILE = Path(__file__).resolve().parents[2] / "workflow_profiles" / "aml"
@@ -162,9 +163,9 @@ def test_failed_member_fails_the_group_naming_it_and_retries_rerun_only_it(
     assert planned == ["wildcards: s=c"]
 
 
-@pytest.mark.slow
 def test_member_running_longer_than_azure_mls_default_timeout_completes(aml_run, groups_workflow):
-    """retry_settings.timeout defaults to 60 s per run() call; the step gets the rule's runtime."""
+    """retry_settings.timeout defaults to 60 s per run() call on Azure ML (the service here:
+    STEP_DEFAULT_TIMEOUT_S); the step gets the rule's runtime, so the member outlives it."""
     wf = groups_workflow
     proc = snakemake(wf, *_args(aml_run, wf, "results/long.txt"))
     assert "long[1 jobs]: long done" in proc.stderr
