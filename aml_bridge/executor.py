@@ -95,6 +95,7 @@ class Executor(RemoteExecutor):
             group_root=self._group_root(),
         )
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
+        self._in_round: dict[str, SubmittedJobInfo] = {}
         self._init_watch()
         self.components = (  # groups run the rules' registered components when there
             RegisteredComponents(self.workflow, self.run, WorkspaceAdmin(self.client).has_component)
@@ -284,6 +285,9 @@ class Executor(RemoteExecutor):
     async def check_active_jobs(
         self, active_jobs: list[SubmittedJobInfo]
     ) -> AsyncGenerator[SubmittedJobInfo, None]:
+        # Snakemake takes a round's jobs out of its active list until the round ends: kept here
+        # (until each ends) so that a Ctrl-C during the round still cancels them.
+        self._in_round = {info.external_jobid: info for info in active_jobs}
         submitted = []
         for info in active_jobs:
             future: Future = info.aux["submit"]
@@ -294,6 +298,7 @@ class Executor(RemoteExecutor):
                 self.report_job_error(
                     info, msg=f"aml: submitting {info.external_jobid} failed: {error}. "
                 )
+                self._in_round.pop(info.external_jobid, None)
             else:
                 submitted.append(info)
         if not submitted:
@@ -319,6 +324,7 @@ class Executor(RemoteExecutor):
                 self.report_job_success(info)
             else:
                 self._report_failure(info, state, result)
+            self._in_round.pop(info.external_jobid, None)
         self.next_seconds_between_status_checks = self.poller.next_round(bool(found.ended))
 
     def _report_failure(self, info: SubmittedJobInfo, state: JobState, result: Outcome) -> None:
@@ -450,7 +456,10 @@ class Executor(RemoteExecutor):
     # cancellation
 
     def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]) -> None:
-        """Ctrl-C: cancel every job of the run that was (or is being) submitted."""
+        """Ctrl-C: cancel every job of the run that was (or is being) submitted, also those a
+        status round holds."""
+        held = {info.external_jobid: info for info in [*active_jobs, *self._in_round.values()]}
+        active_jobs = list(held.values())
         for info in active_jobs:
             info.aux["submit"].cancel()
         names = [
