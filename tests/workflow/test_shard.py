@@ -6,6 +6,7 @@ an unsharded run, and no shard file left behind. Only the BAMs are built (no Fas
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -40,14 +41,23 @@ def equal_fraction(a: Path, b: Path) -> float:
     return equal / max(len(left), len(right))
 
 
-def align(wf: Path, sheet: str, reference: str, target: str, *config: str) -> Path:
-    """Run the workflow for one sample's BAM; return the folder."""
+def align(
+    wf: Path, sheet: str, reference: str, target: str, *config: str, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run the workflow in `wf` for one sample's BAM."""
     (wf / "sheet.tsv").write_text(sheet)
-    snakemake(
+    return snakemake(
         wf, "--cores", "2", target,
-        "--config", "samples=sheet.tsv", f"reference={reference}", *config,
+        "--config", "samples=sheet.tsv", f"reference={reference}", *config, check=check,
     )  # fmt: skip
-    return wf
+
+
+def align_local_sars(wf: Path, split_fastq: int) -> subprocess.CompletedProcess:
+    """The real reads, copied into `wf/data`, aligned in shards of `split_fastq`; may fail."""
+    sheet = "sample\tunit\tfq1\tfq2\nsars\t1\tdata/test_1.fastq.gz\tdata/test_2.fastq.gz\n"
+    target = "results/mapped/sars.bam"
+    config = f"split_fastq={split_fastq}"
+    return align(wf, sheet, "data/genome.fasta", target, config, check=False)
 
 
 def shard_leftovers(wf: Path) -> list[Path]:
@@ -70,8 +80,9 @@ def sars(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     reference = f"{SARSCOV2}/genome.fasta"
     target = "results/mapped/sars.bam"
     base = tmp_path_factory.mktemp("shard-sars")
-    whole = align(copy_workflow(base / "whole"), sheet, reference, target)
-    sharded = align(copy_workflow(base / "sharded"), sheet, reference, target, "split_fastq=25")
+    whole, sharded = copy_workflow(base / "whole"), copy_workflow(base / "sharded")
+    align(whole, sheet, reference, target)
+    align(sharded, sheet, reference, target, "split_fastq=25")
     return whole, sharded
 
 
@@ -105,12 +116,9 @@ def test_demo_units_in_shards_keep_their_read_groups_and_records(
     sheet = (demo_data / "samples.tsv").read_text()
     reference = str(demo_data / "reference.fa")
     target = "results/mapped/A.bam"
-    whole = align(
-        copy_workflow(tmp_path / "whole"), sheet, reference, target, "bwa_mem={extra: -K 450000}"
-    )
-    sharded = align(
-        copy_workflow(tmp_path / "sharded"), sheet, reference, target, "split_fastq=1500"
-    )
+    whole, sharded = copy_workflow(tmp_path / "whole"), copy_workflow(tmp_path / "sharded")
+    align(whole, sheet, reference, target, "bwa_mem={extra: -K 450000}")
+    align(sharded, sheet, reference, target, "split_fastq=1500")
     bam = sharded / "results" / "mapped" / "A.bam"
     assert records(bam) == records(whole / "results" / "mapped" / "A.bam")
     assert read_groups(bam) == {"A.L001": "A", "A.L002": "A"}
@@ -124,14 +132,7 @@ def test_demo_units_in_shards_keep_their_read_groups_and_records(
 def test_a_unit_with_too_many_shards_is_refused_by_name(tmp_path: Path) -> None:
     wf = copy_workflow(tmp_path / "wf")
     shutil.copytree(SARSCOV2, wf / "data")
-    (wf / "sheet.tsv").write_text(
-        "sample\tunit\tfq1\tfq2\nsars\t1\tdata/test_1.fastq.gz\tdata/test_2.fastq.gz\n"
-    )
-    proc = snakemake(
-        wf, "--cores", "2", "results/mapped/sars.bam",
-        "--config", "samples=sheet.tsv", "reference=data/genome.fasta", "split_fastq=1",
-        check=False,
-    )  # fmt: skip
+    proc = align_local_sars(wf, 1)
     assert proc.returncode != 0
     assert (
         "Sample sars, unit 1: 100 read pairs make 100 shards of split_fastq=1, more than 64: "
@@ -147,14 +148,7 @@ def test_a_truncated_fastq_fails_in_the_count_naming_it(tmp_path: Path) -> None:
     shutil.copytree(SARSCOV2, wf / "data")
     r1 = wf / "data" / "test_1.fastq.gz"
     r1.write_bytes(r1.read_bytes()[:5000])
-    (wf / "sheet.tsv").write_text(
-        "sample\tunit\tfq1\tfq2\nsars\t1\tdata/test_1.fastq.gz\tdata/test_2.fastq.gz\n"
-    )
-    proc = snakemake(
-        wf, "--cores", "2", "results/mapped/sars.bam",
-        "--config", "samples=sheet.tsv", "reference=data/genome.fasta", "split_fastq=25",
-        check=False,
-    )  # fmt: skip
+    proc = align_local_sars(wf, 25)
     assert proc.returncode != 0
     message = "ERROR: sample sars, unit 1: data/test_1.fastq.gz is truncated or not valid gzip"
     assert message in (wf / "logs" / "count_pairs" / "sars" / "1.log").read_text()
