@@ -26,6 +26,7 @@ class RegisteredComponents:
         self._run = run
         self._registered = registered
         self._known: dict[str, ComponentWanted | None] = {}
+        self._graph: dict[str, set[str]] | None = None
 
     def reference(self, rule: str, environment_id: str) -> str | None:
         """None also when the step's environment is not the component's (e.g. with a default
@@ -51,7 +52,9 @@ class RegisteredComponents:
         rules = {r.name: r for r in self._workflow.rules if r.shellcmd}
         if name not in rules:
             return None
-        upstream = rule_graph(self._workflow.dag).get(name, set())
+        if self._graph is None:  # one pass over the DAG's dependencies, however many rules
+            self._graph = rule_graph(self._workflow.dag)
+        upstream = self._graph.get(name, set())
         facts = rule_facts(rules[name], workdir, upstream)
         env = rule_environment(facts, self._run.base_image, self._run.pip)
         return component(facts, env, set(rules))
