@@ -16,6 +16,7 @@ include: "rules/common.smk"
 include: "rules/ref.smk"
 include: "rules/shard_plan.smk"
 include: "rules/align.smk"
+include: "rules/merge.smk"
 include: "rules/qc.smk"
 include: "rules/coverage.smk"
 
@@ -23,11 +24,6 @@ include: "rules/coverage.smk"
 if config["split_fastq"]:
 
     include: "rules/shard.smk"
-
-
-if config["mark_duplicates"]:
-
-    include: "rules/markdup.smk"
 
 
 localrules:

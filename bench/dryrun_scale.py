@@ -1,15 +1,15 @@
 """Dry-run cost of the workflow at scale vs a bare Snakefile with the same jobs.
 
 Run: python3 bench/dryrun_scale.py [--samples 1000] [--rounds 3] [--large 10000]
-The bare Snakefile has as many jobs per FASTQ, per unit, per sample and in total as the
-workflow (one unit per sample: FastQC twice, BWA-MEM, merge, markdup, stats, flagstat, mosdepth;
+The bare Snakefile has as many jobs per FASTQ, per unit, per sample and in total as the workflow
+(one unit per sample: FastQC twice, BWA-MEM, merge with markdup, stats with flagstat, mosdepth;
 the index and MultiQC once), whose rules only touch their outputs and whose inputs come from
 plain dicts, and the workflow's garbage-collector setting (rules/common.smk): what is left of
 the ratio is the workflow's own planning cost (sheet checks, input functions, params, its logs
-and benchmarks). Prints the median of interleaved rounds of `snakemake -n` on both, wall and
-CPU (user + sys: what counts on a shared machine), their ratio (target <= 1.5 at 1,000
-samples), and one dry run of each on --large samples (target: the workflow under a minute on
-2 cores; the bare Snakefile's figure is Snakemake's own floor).
+and benchmarks). Prints the median of interleaved rounds of `snakemake -n` on both, wall and CPU
+(user + sys: what counts on a shared machine), their ratio (target <= 1.5 at 1,000 samples), and
+one dry run of each on --large samples (target: the workflow under a minute on 2 cores; the bare
+Snakefile's figure is Snakemake's own floor).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.fixtures.workflow import copy_workflow, write_fastq  # noqa: E402
 
 # Per-sample rules of the workflow after alignment; keep in step with rules/*.smk.
-PER_SAMPLE = ["merge", "markdup", "stats", "flagstat", "mosdepth"]
+PER_SAMPLE = ["markdup", "stats", "mosdepth"]
 
 BARE = """
 import csv
@@ -63,13 +63,8 @@ rule bwa_mem:
     output: "bare/units/{{sample}}/{{unit}}.out"
     shell: "touch {{output}}"
 
-rule merge:
-    input: lambda w: expand("bare/units/{{s}}/{{u}}.out", s=w.sample, u=UNITS[w.sample])
-    output: "bare/merge/{{sample}}.out"
-    shell: "touch {{output}}"
-
 rule markdup:
-    input: "bare/merge/{{sample}}.out"
+    input: lambda w: expand("bare/units/{{s}}/{{u}}.out", s=w.sample, u=UNITS[w.sample])
     output: "bare/markdup/{{sample}}.out"
     shell: "touch {{output}}"
 
@@ -80,12 +75,7 @@ rule mosdepth:
 
 rule stats:
     input: "bare/markdup/{{sample}}.out"
-    output: "bare/stats/{{sample}}.out"
-    shell: "touch {{output}}"
-
-rule flagstat:
-    input: "bare/markdup/{{sample}}.out"
-    output: "bare/flagstat/{{sample}}.out"
+    output: "bare/stats/{{sample}}.out", "bare/flagstat/{{sample}}.out"
     shell: "touch {{output}}"
 
 rule multiqc:

@@ -10,8 +10,9 @@ in a fresh folder and datastore prefix on a cluster of `--nodes` nodes: once wit
 per node; count, split and merge added). Every bwa_mem job gets `--threads` threads (default:
 this machine's cores / nodes, at least 1): the local service runs its nodes as processes on this
 machine, so nodes x threads should not exceed its cores for the speed-up to mean anything.
-Prints both wall times, the shard count and the speed-up. Starts and stops its own Azurite and
-service.
+Prints both wall times, the shard count and the speed-up, and per run where the time went: each
+rule's jobs and seconds from their benchmark files (the slowest job and the sum; the rest of the
+wall time is job starts, transfers and polling). Starts and stops its own Azurite and service.
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ def workflow(folder: Path, data: Path, split_fastq: int) -> Path:
     return folder
 
 
-def run(service: AmlService, azurite: Azurite, folder: Path, threads: int) -> float:
-    prefix = f"azureml://datastores/workspaceblobstore/paths/bench{uuid.uuid4().hex[:8]}"
+def run(service: AmlService, azurite: Azurite, folder: Path, threads: int) -> tuple[float, str]:
+    """(wall seconds, the datastore folder of the run's outputs)."""
+    folder_name = f"bench{uuid.uuid4().hex[:8]}"
+    prefix = f"azureml://datastores/workspaceblobstore/paths/{folder_name}"
     args = [
         "snakemake", TARGET, "--profile", "workflow_profiles/aml",
         "--default-storage-prefix", prefix,
@@ -79,7 +82,22 @@ def run(service: AmlService, azurite: Azurite, folder: Path, threads: int) -> fl
     proc = subprocess.run(args, cwd=folder, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"snakemake failed in {folder}:\n{proc.stderr[-5000:]}")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, folder_name
+
+
+def breakdown(service: AmlService, folder_name: str) -> str:
+    """Per rule: jobs, the slowest job's and the summed seconds, from the benchmark files
+    the run wrote to the datastore."""
+    container = service.container()
+    seconds: dict[str, list[float]] = {}
+    for blob in container.list_blobs(name_starts_with=f"{folder_name}/benchmarks/"):
+        rule = blob.name.split("/")[2]
+        table = container.download_blob(blob.name).readall().decode().splitlines()
+        seconds.setdefault(rule, []).append(float(table[1].split("\t")[0]))
+    return "\n".join(
+        f"    {rule:<18} {len(s):>2} job(s): slowest {max(s):6.1f} s, sum {sum(s):6.1f} s"
+        for rule, s in seconds.items()
+    )
 
 
 def main() -> None:
@@ -96,13 +114,16 @@ def main() -> None:
         data = Path(tmp) / "data"
         simulate(data, args.pairs)
         with local_aml(Path(tmp), args.nodes, args.startup) as (service, azurite):
-            whole = run(service, azurite, workflow(Path(tmp) / "whole", data, 0), threads)
+            whole_folder = workflow(Path(tmp) / "whole", data, 0)
+            whole, whole_out = run(service, azurite, whole_folder, threads)
             sharded_folder = workflow(Path(tmp) / "sharded", data, shard_pairs)
-            sharded = run(service, azurite, sharded_folder, threads)
+            sharded, sharded_out = run(service, azurite, sharded_folder, threads)
+            whole_rules = breakdown(service, whole_out)
+            sharded_rules = breakdown(service, sharded_out)
     shards = math.ceil(args.pairs / shard_pairs)
     print(f"{args.pairs:,} pairs, {args.nodes} nodes, {threads} thread(s) per bwa_mem job")
-    print(f"   one piece: wall {whole:7.1f} s")
-    print(f"{shards:>3} shards of {shard_pairs:,} pairs: wall {sharded:7.1f} s")
+    print(f"   one piece: wall {whole:7.1f} s\n{whole_rules}")
+    print(f"{shards:>3} shards of {shard_pairs:,} pairs: wall {sharded:7.1f} s\n{sharded_rules}")
     print(f"speed-up: {whole / sharded:.2f}x")
 
 

@@ -27,7 +27,7 @@ rule bwa_mem:
         # a shard is a whole number of bwa batches (-K from count_pairs; README "Sharding")
         batch=(lambda wildcards, input: input.pairs) if SPLIT_FASTQ else "-",
         extra=shell_words("bwa_mem.extra", config["bwa_mem"]["extra"]),
-        mark_duplicates="true" if config["mark_duplicates"] else "false",
+        mark_duplicates="true" if MARK_DUPLICATES else "false",
         bwa_threads=lambda wildcards, threads: threads - threads // 4,
         sort_threads=lambda wildcards, threads: threads // 4,
         sort_mem=lambda wildcards, threads, resources: max(
@@ -41,38 +41,3 @@ rule bwa_mem:
         " {params.index:q} {params.read_group:q} {params.bwa_threads} {params.sort_threads}"
         " {params.sort_mem} {resources.tmpdir:q} {output.bam:q} {output.bai:q} {log:q}"
         " {params.mark_duplicates} {params.batch:q} {params.extra}"
-
-
-rule samtools_merge:
-    """One BAM per sample: units (or their shards) merged, read groups kept (-c: a unit's
-    shards share one); a single unit in one piece is linked, not rewritten."""
-    input:
-        bams=lambda wildcards: [f"{p}.bam" for p in sample_alignments(wildcards)],
-        bais=lambda wildcards: [f"{p}.bam.bai" for p in sample_alignments(wildcards)],
-        unused_shard_slots=unused_slots,
-    output:
-        bam=final_or_temp(MERGED_BAM),
-        bai=final_or_temp(MERGED_BAI),
-    log:
-        "logs/samtools_merge/{sample}.log",
-    benchmark:
-        "benchmarks/samtools_merge/{sample}.tsv"
-    conda:
-        "../envs/samtools.yaml"
-    threads: 4
-    resources:
-        mem_mb=2048,
-        runtime=120,
-    shell:
-        """
-        set -- {input.bams:q}
-        if [ $# -eq 1 ]; then
-            for ext in "" .bai; do
-                ln -f "$1$ext" {output.bam:q}"$ext" 2>/dev/null || cp "$1$ext" {output.bam:q}"$ext"
-                touch {output.bam:q}"$ext"
-            done
-            echo "single unit $1 linked to "{output.bam:q} >{log:q}
-        else
-            samtools merge -c -p -@ {threads} -o {output.bam:q}##idx##{output.bai:q} --write-index "$@" 2>{log:q}
-        fi
-        """

@@ -25,6 +25,7 @@ validate(config, schema="../config/schemas/config.schema.yaml")
 gc.set_threshold(1_000_000, 10, 10)
 
 SCRIPTS = Path(workflow.basedir) / "scripts"
+MARK_DUPLICATES = config["mark_duplicates"]
 
 
 def load_script(name):
@@ -231,17 +232,3 @@ def fastqc_outputs():
         for r in UNITS
         for read in ("R1", "R2")
     ]
-
-
-# With duplicate marking the merged BAM is an intermediate that samtools_markdup turns into
-# results/mapped/{sample}.bam; without it, the merged BAM is the final one.
-if config["mark_duplicates"]:
-    MERGED_BAM = "results/mapped/merged/{sample}.bam"
-    MERGED_BAI = "results/mapped/merged/{sample}.bam.bai"
-else:
-    MERGED_BAM = "results/mapped/{sample}.bam"
-    MERGED_BAI = "results/mapped/{sample}.bam.bai"
-
-
-def final_or_temp(path):
-    return temp(path) if config["mark_duplicates"] else path

@@ -28,10 +28,13 @@ rule fastqc:
 
 
 rule samtools_stats:
+    """samtools stats and flagstat of the final BAM in one job: one read of it (on Azure ML,
+    one download) for both reports."""
     input:
         bam="results/mapped/{sample}.bam",
     output:
-        "results/qc/samtools/{sample}.stats.txt",
+        stats="results/qc/samtools/{sample}.stats.txt",
+        flagstat="results/qc/samtools/{sample}.flagstat.txt",
     log:
         "logs/samtools_stats/{sample}.log",
     benchmark:
@@ -43,26 +46,8 @@ rule samtools_stats:
         mem_mb=1024,
         runtime=60,
     shell:
-        "samtools stats {input.bam:q} > {output:q} 2> {log:q}"
-
-
-rule samtools_flagstat:
-    input:
-        bam="results/mapped/{sample}.bam",
-    output:
-        "results/qc/samtools/{sample}.flagstat.txt",
-    log:
-        "logs/samtools_flagstat/{sample}.log",
-    benchmark:
-        "benchmarks/samtools_flagstat/{sample}.tsv"
-    conda:
-        "../envs/samtools.yaml"
-    threads: 1
-    resources:
-        mem_mb=512,
-        runtime=30,
-    shell:
-        "samtools flagstat {input.bam:q} > {output:q} 2> {log:q}"
+        "(samtools stats {input.bam:q} > {output.stats:q}"
+        " && samtools flagstat {input.bam:q} > {output.flagstat:q}) 2> {log:q}"
 
 
 rule multiqc:
@@ -71,10 +56,7 @@ rule multiqc:
         fastqc=fastqc_outputs(),
         stats=expand("results/qc/samtools/{sample}.stats.txt", sample=SAMPLES),
         flagstat=expand("results/qc/samtools/{sample}.flagstat.txt", sample=SAMPLES),
-        markdup=expand(
-            "results/qc/samtools/{sample}.markdup.txt",
-            sample=SAMPLES if config["mark_duplicates"] else [],
-        ),
+        markdup=expand(MARKDUP_METRICS, sample=SAMPLES if MARK_DUPLICATES else []),
         coverage=expand(
             "results/qc/mosdepth/{sample}.mosdepth.{kind}.txt",
             sample=SAMPLES,

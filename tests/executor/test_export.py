@@ -68,7 +68,7 @@ def test_setup_export_submit_gives_the_bams_of_a_local_run(
     text = (wf / "pipeline.yml").read_text()
     doc = yaml.safe_load(text)
     nodes = doc["jobs"]
-    assert {"bwa_index", "bwa_mem", "samtools_merge"} <= set(nodes) and "multiqc" not in nodes
+    assert {"bwa_index", "bwa_mem", "samtools_markdup"} <= set(nodes) and "multiqc" not in nodes
     after_index = nodes["bwa_mem"]["inputs"]["after_bwa_index"]
     assert after_index == "${{parent.jobs.bwa_index.outputs.results}}"
     ml = service.ml_client()

@@ -78,10 +78,12 @@ def test_multiqc_report_lists_every_sample(run: Path) -> None:
     assert all(name in html for name in names)
 
 
-def test_unit_bams_are_temporary_and_no_sam_is_written(run: Path) -> None:
+def test_only_the_final_bams_are_left_and_no_sam_is_written(run: Path) -> None:
+    """Unit BAMs are temporary, and no merged BAM is written before duplicate marking."""
     assert not list((run / "results").rglob("*.sam"))
-    assert not list((run / "results" / "mapped" / "units").rglob("*.bam"))
-    assert not list((run / "results" / "mapped" / "merged").rglob("*.bam"))
+    mapped = run / "results" / "mapped"
+    files = {str(p.relative_to(mapped)) for p in mapped.rglob("*") if p.is_file()}
+    assert files == {f"{s}.bam{ext}" for s in UNITS for ext in ("", ".bai")}
 
 
 @pytest.mark.parametrize("sample", UNITS)
@@ -143,15 +145,39 @@ def test_every_job_left_a_log_and_a_benchmark(run: Path) -> None:
     rules = {
         "bwa_index",
         "bwa_mem",
-        "samtools_merge",
         "samtools_markdup",
         "mosdepth",
         "fastqc",
         "samtools_stats",
-        "samtools_flagstat",
     }
     assert rules <= logs and rules <= benchmarks
     assert (run / "logs" / "multiqc.log").exists()
+
+
+def test_without_duplicate_marking_the_merged_bam_is_final(run: Path, tmp_path: Path) -> None:
+    """mark_duplicates: false: units merged (A) or one unit linked (B) into the final BAM,
+    nothing flagged, the alignments those of the marked run."""
+    wf = copy_workflow(tmp_path / "wf")
+    shutil.copytree(run / "ref", wf / "ref")
+    targets = [f"results/mapped/{s}.bam" for s in ("A", "B")]
+    snakemake(wf, *targets, "--cores", "2", *run_args(run), "mark_duplicates=False")
+    for sample in ("A", "B"):
+        bam, marked = wf / "results" / "mapped" / f"{sample}.bam", run / "results" / "mapped"
+        samtools("quickcheck", str(bam))
+        assert (wf / "results" / "mapped" / f"{sample}.bam.bai").stat().st_size > 0
+        assert samtools("view", "-c", "-f", "0x400", str(bam)).strip() == "0"
+        assert record_read_groups(bam) == {
+            f"{sample}.{u}": 2 * PAIRS_PER_UNIT for u in UNITS[sample]
+        }
+        assert alignments(bam) == alignments(marked / f"{sample}.bam")
+    assert (wf / "logs" / "samtools_merge" / "B.log").read_text().startswith("single input")
+    assert not (wf / "logs" / "samtools_markdup").exists()
+
+
+def alignments(bam: Path) -> set[tuple[str, ...]]:
+    """Name, flag without the duplicate bit, reference and position of every record."""
+    rows = (line.split("\t", 4)[:4] for line in samtools("view", str(bam)).splitlines())
+    return {(name, str(int(flag) & ~0x400), ref, pos) for name, flag, ref, pos in rows}
 
 
 def test_second_run_has_nothing_to_do(run: Path) -> None:
@@ -166,9 +192,9 @@ def test_changed_reference_reruns_index_and_alignments_but_not_fastqc(run: Path)
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts.pop("bwa_index") == 1
     assert counts.pop("bwa_mem") == 4
-    assert counts.pop("samtools_merge") == counts.pop("samtools_markdup") == 3
+    assert counts.pop("samtools_markdup") == 3
     assert counts.pop("mosdepth") == 3
-    assert counts.pop("samtools_stats") == counts.pop("samtools_flagstat") == 3
+    assert counts.pop("samtools_stats") == 3
     assert counts.pop("multiqc") == counts.pop("all") == 1
     assert counts == {}, f"unexpected reruns: {counts}"
 
