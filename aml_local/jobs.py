@@ -124,10 +124,14 @@ class JobManager:
         return (self.store.get("runs", name) or {}).get("children", [])
 
     def _set_status(self, name: str, status: str, error: dict | None = None) -> None:
+        """A requested cancel ends the job: from CancelRequested only a terminal status
+        follows (a job canceled while preparing never shows Running, as on Azure ML)."""
         with self._status_lock:
+            run = self.store.get("runs", name) or {"runId": name}
+            if run.get("status") == "CancelRequested" and status not in TERMINAL:
+                return
             step = self.store.get("steps", name)
             self.store.update("steps" if step else "jobs", name, {"status": status})
-            run = self.store.get("runs", name) or {"runId": name}
             run["status"] = status
             if status == "Running" and "startTimeUtc" not in run:
                 run["startTimeUtc"] = now_iso()
@@ -149,7 +153,7 @@ class JobManager:
             return  # _enqueue's status change derived it again
         status, error = pipeline_status(steps)
         current = self.get(pipeline)["properties"]["status"]
-        if current != status and not (current == "CancelRequested" and status == "Running"):
+        if current != status:
             self._set_status(pipeline, status, error)
 
     def _start_ready(self, pipeline: str, statuses: dict[str, str]) -> bool:
@@ -375,10 +379,7 @@ class JobManager:
         props = self.get(name)["properties"]
         plan = plan_job(name, props, self._code_ref(props.get("codeId")))
         runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name))
-        self._set_status(name, "Preparing")
-        build_error = self.builds.ensure(props["environmentId"], stop.event)
-        if build_error:
-            self._end_early(runner, name, {"code": "UserError", "message": build_error})
+        if not self._image_ready(runner, name, props["environmentId"], stop):
             return
         injected = self.faults.job_failure(name, props.get("tags") or {})
         if injected:
@@ -441,12 +442,27 @@ class JobManager:
             self._running.discard(name)
         self._enqueue(name, requeued=True)
 
-    def _end_early(self, runner: JobRunner, name: str, error: dict[str, str]) -> None:
-        """Fail a job before its command starts, with the reason in its log too."""
+    def _image_ready(self, runner: JobRunner, name: str, environment_id: str, stop: Stop) -> bool:
+        """Preparing: the environment's image built (once per version). False when the job
+        ended here: canceled meanwhile (its command never starts), or the build failed."""
+        self._set_status(name, "Preparing")
+        build_error = self.builds.ensure(environment_id, stop.event)
+        if stop.event.is_set():
+            if stop.reason != "shutdown":
+                self._end_early(runner, name, None)
+            return False
+        if build_error:
+            self._end_early(runner, name, {"code": "UserError", "message": build_error})
+            return False
+        return True
+
+    def _end_early(self, runner: JobRunner, name: str, error: dict[str, str] | None) -> None:
+        """End a job before its command starts: Failed with `error` (its message in the log
+        too), or Canceled when `error` is None."""
         runner.prepare_log()
-        runner.note(error["message"])
+        runner.note(error["message"] if error else "Job canceled.")
         runner.upload_log()
-        self._set_status(name, "Failed", error)
+        self._set_status(name, "Failed" if error else "Canceled", error)
         runner.clean()
 
     def _finish(self, runner: JobRunner, name: str, outcome: Outcome) -> None:
@@ -483,10 +499,7 @@ class JobManager:
         code = self._code_ref(node["task"]["code"].removeprefix("azureml:"))
         plan, settings, items_input = step_plan(name, pipeline, node, code, self.step_timeout_s)
         runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name))
-        self._set_status(name, "Preparing")
-        build_error = self.builds.ensure(node["task"]["environment"], stop.event)
-        if build_error:
-            self._end_early(runner, name, {"code": "UserError", "message": build_error})
+        if not self._image_ready(runner, name, node["task"]["environment"], stop):
             return
         try:
             values = runner.prepare()

@@ -3,12 +3,11 @@
 import os
 import re
 import signal
-import subprocess
 import time
 
 from aml_bridge.specs.common import RUN_TAG, run_tag_key
 from tests.executor.conftest import AmlRun
-from tests.fixtures.workflow import snakemake
+from tests.fixtures.workflow import snakemake, start_snakemake
 
 RUNS_BY_IDS = "/experiments/{experimentName}/runs/runIds"
 
@@ -97,13 +96,7 @@ def test_throttling_storm_slows_but_does_not_fail(aml_run, small_workflow):
 
 def test_sigint_cancels_every_active_job_of_the_run(aml_run, small_workflow):
     targets = [f"results/slow/{i}.txt" for i in range(6)]
-    proc = subprocess.Popen(
-        ["snakemake", *aml_run.args("--jobs", "6", *targets)],
-        cwd=small_workflow,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_snakemake(small_workflow, *aml_run.args("--jobs", "6", *targets))
     try:
         deadline = time.monotonic() + 120
         while routes(aml_run.service, "PUT", "/jobs/{name}") < 6:

@@ -14,7 +14,7 @@ import pytest
 from aml_bridge.specs.common import run_tag_key
 from tests.executor.conftest import STEP_DEFAULT_TIMEOUT_S
 from tests.executor.test_e2e_small import routes, run_id_of
-from tests.fixtures.workflow import snakemake
+from tests.fixtures.workflow import snakemake, start_snakemake
 
 # `make` fails while its sample's try count (a file under config["marks"]) is below
 # config["fail_<sample>"] (default 0: never); `chain_a` → `chain_b` depend on each other.
@@ -175,13 +175,7 @@ def test_member_running_longer_than_azure_mls_default_timeout_completes(aml_run,
 def test_sigint_cancels_the_pipeline_its_step_and_workers(aml_run, groups_workflow):
     wf = groups_workflow
     targets = [f"results/slow/{s}.txt" for s in SAMPLES]
-    proc = subprocess.Popen(
-        ["snakemake", *_args(aml_run, wf, *targets)],
-        cwd=wf,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_snakemake(wf, *_args(aml_run, wf, *targets))
     ml = aml_run.service.ml_client()
     try:
         deadline = time.monotonic() + 120

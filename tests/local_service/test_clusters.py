@@ -103,6 +103,24 @@ def test_a_new_environment_version_is_built_while_its_first_job_prepares(service
     assert status == "Completed" and "Preparing" in seen
 
 
+def test_a_job_canceled_while_preparing_never_runs(service, tmp_path):
+    """Canceled during its image build: CancelRequested, then Canceled; never Running, and
+    its command never starts (as on Azure ML, where a cancel request only ends a job)."""
+    ml = service.ml_client()
+    env = _conda_environment(ml, {"dependencies": ["python=3.11", "pip"]})
+    name, marker = f"cancel-{uuid.uuid4().hex[:6]}", tmp_path / "ran"
+    ml.jobs.create_or_update(shell_job(name, f"touch {marker}", env))
+    wait_for(ml, name, {"Preparing"})
+    ml.jobs.begin_cancel(name)
+    seen = []
+    while (status := ml.jobs.get(name).status) not in {"Completed", "Failed", "Canceled"}:
+        seen.append(status)
+        time.sleep(0.05)
+    assert status == "Canceled"
+    assert "Running" not in seen
+    assert not marker.exists()
+
+
 def test_a_conda_file_without_dependencies_fails_its_jobs_with_the_image_build_error(service):
     from tests.local_service.helpers import run_error
 
