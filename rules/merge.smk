@@ -17,7 +17,9 @@ rule samtools_markdup:
         MERGE_RULE
     input:
         bams=lambda wildcards: [f"{p}.bam" for p in sample_alignments(wildcards)],
-        # a single input is linked with its index, not merged
+        # Read only when a single input is linked (no duplicate marking), but always declared:
+        # a temp output nobody consumes is never stored by a remote job (Snakemake's
+        # --unneeded-temp-files), while the main process still expects it in storage.
         bais=lambda wildcards: [f"{p}.bam.bai" for p in sample_alignments(wildcards)],
         unused_shard_slots=unused_slots,
     output:
