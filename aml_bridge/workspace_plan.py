@@ -143,7 +143,7 @@ def component(rule: RuleFacts, env: EnvironmentSpec, registered: set[str]) -> Co
         "max_concurrency_per_instance": 1,
         "retry_settings": {"max_retries": 0, "timeout": DEFAULT_MEMBER_TIMEOUT_S},
         "mini_batch_error_threshold": 0,  # a job failing (after its retries) fails the node
-        "error_threshold": 0,
+        "error_threshold": -1,
         "logging_level": "INFO",
         "task": {
             "type": "run_function",

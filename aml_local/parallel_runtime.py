@@ -4,10 +4,13 @@ Items are the files of the `input_data` folder (a file input is one item), cut i
 mini-batches of `mini_batch_size`. `instance_count` nodes each run
 `max_concurrency_per_instance` worker processes (`parallel_worker.py`); every worker calls the
 entry script's `init()` once and `run()` per mini-batch. A mini-batch whose `run()` raises, or
-outlives `retry_settings.timeout` (its worker is killed and replaced), is retried up to
-`retry_settings.max_retries` times; items `run()` returned no row for count as failed without a
-retry. More failed mini-batches than `mini_batch_error_threshold`, or failed items than
-`error_threshold` (-1: no limit), fail the step. Returned rows go to the `append_row_to` output.
+outlives `retry_settings.timeout` (its worker is killed and replaced), or returns fewer rows
+than it has items, is retried up to `retry_settings.max_retries` times (a retried try's rows
+are dropped: the retry runs the whole mini-batch again). `mini_batch_error_threshold` counts
+mini-batches that still failed after their retries; `error_threshold` counts failed items as
+each try fails (a raising or timed-out try: all its items; a short one: the missing ones),
+before their retries are known. Either exceeded (-1: no limit) fails the step. Returned rows
+go to the `append_row_to` output.
 Logs: `logs/job_result.txt`, `logs/user/{stdout,stderr,error,entry_script_log}/<node>/...`,
 `logs/sys/node/<node>/...`.
 """
@@ -189,30 +192,36 @@ class ParallelStep:
         if self.stop.event.is_set():
             return
         error_log = f"user/error/{node}/process{process:03d}.txt"
-        if ok:
-            rows = answer["rows"]
+        rows = answer.get("rows", []) if ok else []
+        missing = len(batch.items) - len(rows) if ok else len(batch.items)
+        if missing <= 0:
             with self._lock:
                 self._rows += rows
-                self._failed_items += max(0, len(batch.items) - len(rows))
                 self._pending -= 1
                 self._check_thresholds()
             return
         batch.tries += 1
-        reason = answer.get("error") or answer.get("init_error") or answer["ended"]
+        final = batch.tries > self.s.max_retries
+        with self._lock:
+            self._failed_items += missing
+            if final:
+                self._rows += rows  # the last try's rows: the items that succeeded
+                self._failed_batches += 1
+                self._pending -= 1
+            self._check_thresholds()
+        reason = (
+            f"run() returned {len(rows)} row(s) for {len(batch.items)} item(s)"
+            if ok
+            else answer.get("error") or answer.get("init_error") or answer["ended"]
+        )
         self._write_log(
             error_log,
             f"{_now()} mini-batch {batch.number} ({', '.join(Path(i).name for i in batch.items)})"
             f" failed on try {batch.tries}:\n{reason}\n",
             append=True,
         )
-        if batch.tries <= self.s.max_retries:
+        if not final and not self._done.is_set():  # done: a threshold ended the step
             self._todo.put(batch)
-            return
-        with self._lock:
-            self._failed_batches += 1
-            self._failed_items += len(batch.items)
-            self._pending -= 1
-            self._check_thresholds()
 
     def _check_thresholds(self) -> None:
         """With the lock held: end the step when a threshold is exceeded or all are done."""

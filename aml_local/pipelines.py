@@ -38,6 +38,7 @@ NODE_REF = re.compile(r"^\$\{\{\s*(inputs|outputs)\.(\w+)\s*\}\}$")
 LOGGING_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 # Azure ML's defaults for a parallel node (CLI v2 parallel job YAML reference)
 DEFAULT_RETRIES, DEFAULT_TIMEOUT_S = 2, 60
+MAX_TIMEOUT_S = 259200  # retry_settings.timeout: (0, 259200] s (same reference)
 FAILED_MESSAGE = (
     "Pipeline has failed child jobs. Failed nodes: {nodes}. For more details and logs, please "
     "go to the job detail page and check the child jobs."
@@ -238,7 +239,12 @@ def _check_parallel(
     _int(node, "error_threshold", where, -1, -1)
     retry = node.get("retry_settings") or {}
     _int(retry, "max_retries", f"{where}.retry_settings", 0, DEFAULT_RETRIES)
-    _int(retry, "timeout", f"{where}.retry_settings", 1, DEFAULT_TIMEOUT_S)
+    timeout = _int(retry, "timeout", f"{where}.retry_settings", 1, DEFAULT_TIMEOUT_S)
+    if timeout > MAX_TIMEOUT_S:
+        raise bad_request(
+            f"{where}.retry_settings.timeout: {timeout} is out of range (0, {MAX_TIMEOUT_S}] "
+            "seconds."
+        )
     level = _value(node, "logging_level", "INFO")
     if level not in LOGGING_LEVELS:
         raise bad_request(

@@ -43,6 +43,9 @@ NODE_SETTINGS = (
 )  # fmt: skip
 # Azure ML's per-call default (60 s) would kill every genomics task: without a runtime, a day.
 DEFAULT_MEMBER_TIMEOUT_S = 24 * 3600
+# Azure ML accepts retry_settings.timeout in (0, 259200] s (CLI v2 parallel job YAML reference):
+# a member whose runtime is longer gets the longest per-call limit Azure allows.
+MAX_STEP_TIMEOUT_S = 3 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -135,9 +138,10 @@ class PipelineJobSpec:
             "resources": {"instance_count": self.instance_count},
             "max_concurrency_per_instance": self.max_concurrency_per_instance,
             "retry_settings": {"max_retries": self.max_retries, "timeout": self.timeout_s},
-            # one member failing (after its retries) fails the group
+            # a member's mini-batch failing after its retries fails the group; error_threshold
+            # (failed items, counted as they fail, before retries are known) stays off
             "mini_batch_error_threshold": 0,
-            "error_threshold": 0,
+            "error_threshold": -1,
             "logging_level": "INFO",
             "task": {
                 "type": "run_function",
@@ -216,7 +220,9 @@ def build_pipeline_spec(
         instance_count=max(1, nodes),
         max_concurrency_per_instance=per_node,
         max_retries=max(m.facts.retries for m in members),
-        timeout_s=max((t for t in limits if t), default=DEFAULT_MEMBER_TIMEOUT_S),
+        timeout_s=min(
+            MAX_STEP_TIMEOUT_S, max((t for t in limits if t), default=DEFAULT_MEMBER_TIMEOUT_S)
+        ),
         plugin_bundle=run.plugin_bundle,
     )
 

@@ -44,13 +44,21 @@ def test_group_is_a_pipeline_with_one_parallel_step_sized_to_the_cluster(tmp_pat
     assert job.type == "pipeline" and step.type == "parallel"
     assert step.mini_batch_size == 1 and step.resources.instance_count == 3
     assert step.retry_settings.timeout == 90 * 60 and step.retry_settings.max_retries == 2
-    assert step.mini_batch_error_threshold == 0 and step.error_threshold == 0
+    # a member still failing after its retries fails the group; failed tries alone do not
+    assert step.mini_batch_error_threshold == 0 and step.error_threshold == -1
     assert step.task.append_row_to == "${{outputs.results}}"
 
 
 def test_member_without_runtime_gets_a_day_never_the_60_s_default():
     no_runtime = members(2, resources={"mem_mb": 6000})
     assert build_pipeline_spec(GROUPED, group_facts(), "g", no_runtime).timeout_s == 24 * 3600
+
+
+def test_a_runtime_beyond_azures_range_gets_the_longest_timeout_azure_accepts():
+    week = members(2, resources={"runtime": 7 * 24 * 60})
+    spec = build_pipeline_spec(GROUPED, group_facts(), "g", week)
+    assert spec.timeout_s == 259200  # retry_settings.timeout is in (0, 259200] on Azure ML
+    assert spec.to_yaml("code")["jobs"]["members"]["retry_settings"]["timeout"] == 259200
 
 
 def test_nodes_never_exceed_the_cluster_and_follow_instance_count():
