@@ -6,7 +6,10 @@ sends `GET MSI_ENDPOINT?api-version=2017-09-01&resource=<resource>[&clientid=<id
 header `secret: MSI_SECRET` (msal's `_obtain_token_on_machine_learning`) and wants
 `{"access_token", "expires_on", "resource", "token_type"}` back. The service serves the same
 endpoint: each cluster's identity has its own secret, and so has the "user" the launcher's
-environment signs in as (in place of `az login`).
+environment signs in as (in place of `az login`). On Azure ML compute the endpoint wants the
+identity's client id, a system-assigned one's too, and every job with an identity sees it in
+`DEFAULT_IDENTITY_CLIENT_ID` (azure-sdk-for-python #33325, PR #36047): a node's token request
+without it is refused.
 
 Tokens are JWTs signed with a key kept in the state folder (`identity/signing-key.pem`), with
 what Azurite's `--oauth basic` checks (iss `https://sts.windows.net/<tenant>/`, aud, nbf, exp).
@@ -150,7 +153,7 @@ class Identities:
 
     # -- what a job on a cluster's node sees -----------------------------------------------------
     def node_environment(self, cluster: str, endpoint: str) -> dict[str, str]:
-        """MSI_ENDPOINT/MSI_SECRET (+ DEFAULT_IDENTITY_CLIENT_ID); nothing without an identity."""
+        """MSI_ENDPOINT, MSI_SECRET and DEFAULT_IDENTITY_CLIENT_ID; nothing without an identity."""
         identity = self.identity_of(cluster)
         if identity.kind == "None":
             return {}
@@ -159,10 +162,16 @@ class Identities:
             if secret is None:
                 secret = self._node_secrets[cluster] = secrets.token_urlsafe(32)
                 _write_private(self._node_file, json.dumps(self._node_secrets).encode())
-        env = {"MSI_ENDPOINT": endpoint, "MSI_SECRET": secret}
+        return {
+            "MSI_ENDPOINT": endpoint,
+            "MSI_SECRET": secret,
+            "DEFAULT_IDENTITY_CLIENT_ID": self._client_id(cluster, identity),
+        }
+
+    def _client_id(self, cluster: str, identity: ClusterIdentity) -> str:
         if identity.kind == "UserAssigned":
-            env["DEFAULT_IDENTITY_CLIENT_ID"] = identity.client_id or ""
-        return env
+            return identity.client_id or ""
+        return _stable_id(self.workspace_id, "computes", cluster, "client")
 
     # -- the managed-identity endpoint -------------------------------------------------------------
     def msi_token(self, secret: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -183,21 +192,17 @@ class Identities:
         if cluster is None:
             return 401, _oauth_error("unauthorized", "The 'secret' header is not valid.")
         identity = self.identity_of(cluster)
-        if identity.kind == "SystemAssigned":
-            system_client = _stable_id(self.workspace_id, "computes", cluster, "client")
-            if client_id and client_id != system_client:
-                return 400, _no_identity(cluster, f"no identity with client id {client_id}")
-            appid = system_client
-        elif identity.kind == "UserAssigned":
-            if not client_id:
-                return 400, _no_identity(
-                    cluster, "only a user-assigned identity; the request names no client id"
-                )
-            if client_id != identity.client_id:
-                return 400, _no_identity(cluster, f"no identity with client id {client_id}")
-            appid = client_id
-        else:
+        if identity.kind == "None":
             return 400, _no_identity(cluster, "no managed identity")
+        appid = self._client_id(cluster, identity)
+        if not client_id:
+            return 400, _oauth_error(
+                "invalid_request",
+                "The request names no client id: on Azure ML compute pass the identity's client "
+                "id (DEFAULT_IDENTITY_CLIENT_ID), e.g. ManagedIdentityCredential(client_id=...).",
+            )
+        if client_id != appid:
+            return 400, _no_identity(cluster, f"no identity with client id {client_id}")
         claims = {"oid": _stable_id(self.workspace_id, "identity", appid), "idtyp": "app"}
         return 200, self._token_response(resource, claims, appid)
 

@@ -155,13 +155,22 @@ def test_identity_tokens_carry_what_the_sdk_and_azurite_check_and_only_ours_pass
 def test_cluster_identities_give_nodes_their_endpoint_and_tokens_as_azure_ml_does(tmp_path):
     identities = cluster_identities(["uami=user:1111", "bare=none"])
     ids = Identities(tmp_path, "/ws", identities)
+    # Azure ML compute's endpoint wants the client id, a system-assigned identity's too
     system = ids.node_environment("genomics-cluster", "https://x/msi")
-    assert set(system) == {"MSI_ENDPOINT", "MSI_SECRET"}
+    assert set(system) == {"MSI_ENDPOINT", "MSI_SECRET", "DEFAULT_IDENTITY_CLIENT_ID"}
     status, body = ids.msi_token(system["MSI_SECRET"], {"resource": STORAGE_RESOURCE})
-    assert status == 200 and ids.verify(body["access_token"], [STORAGE_RESOURCE])["appid"]
+    assert status == 400 and "DEFAULT_IDENTITY_CLIENT_ID" in body["error_description"]
+    system_id = system["DEFAULT_IDENTITY_CLIENT_ID"]
+    query = {"resource": STORAGE_RESOURCE, "clientid": system_id}
+    status, body = ids.msi_token(system["MSI_SECRET"], query)
+    assert status == 200
+    assert ids.verify(body["access_token"], [STORAGE_RESOURCE])["appid"] == system_id
     user = ids.node_environment("uami", "https://x/msi")
     assert user["DEFAULT_IDENTITY_CLIENT_ID"] == "1111"
     status, body = ids.msi_token(user["MSI_SECRET"], {"resource": STORAGE_RESOURCE})
+    assert status == 400 and "client id" in body["error_description"]
+    query = {"resource": STORAGE_RESOURCE, "clientid": system_id}
+    status, body = ids.msi_token(user["MSI_SECRET"], query)
     assert status == 400 and "Storage Blob Data Contributor" in body["error_description"]
     query = {"resource": STORAGE_RESOURCE, "clientid": "1111"}
     status, body = ids.msi_token(user["MSI_SECRET"], query)
