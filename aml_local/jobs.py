@@ -109,6 +109,19 @@ class JobManager:
             raise not_found("Job", name)
         return doc
 
+    def resource(self, name: str) -> dict[str, Any]:
+        """`GET jobs/<name>`: the job, or for a pipeline's step the answer Azure ML gives for a
+        child run: the resource with `properties` null (the SDK then reads it from run
+        history, `_job_operations.get`)."""
+        if self.store.get("steps", name) is None:
+            return self.get(name)
+        return {
+            "id": self.ws.child_id("jobs", name),
+            "name": name,
+            "type": f"{PROVIDER}/workspaces/jobs",
+            "properties": None,
+        }
+
     def run_props(self, name: str) -> dict[str, Any]:
         """The properties of a job or of a pipeline's step (a child run, not a job resource)."""
         step = self.store.get("steps", name)

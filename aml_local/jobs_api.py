@@ -38,7 +38,7 @@ def register(router: Router, ctx: Context) -> None:
         return Response(201 if created else 200, doc)
 
     def get_job(req: Request) -> Response:
-        return Response(body=ctx.jobs.get(req.params["name"]))
+        return Response(body=ctx.jobs.resource(req.params["name"]))
 
     def list_jobs(req: Request) -> Response:
         docs = ctx.jobs.list(req.query)

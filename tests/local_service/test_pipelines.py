@@ -114,6 +114,9 @@ def test_items_run_in_mini_batches_with_retries_and_rows(aml_service, tmp_path):
 
     step = _step(ml, name)
     assert step.status == "Completed" and step.display_name == "members"
+    # GET jobs/<step> answers as Azure does for a child run: the SDK reads it from run history
+    got = ml.jobs.get(step.name)
+    assert (got.name, got.status, got.display_name) == (step.name, "Completed", "members")
     rows = _blob(aml_service, f"azureml/{name}/rows/rows").splitlines()
     assert sorted(rows) == sorted(f"{i} ok" for i in items)
     marks = tmp_path / "marks"
