@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--output", "-o", default="pipeline.yml", help="YAML file to write (default pipeline.yml)."
     )
+    export.add_argument(
+        "--allow-reuse", action="store_true",
+        help="Let Azure ML reuse completed nodes of an earlier submission with the same inputs "
+        "(settings.force_rerun false); by default every exported job runs.",
+    )  # fmt: skip
     return parser
 
 
@@ -298,7 +303,7 @@ def cmd_export(ctx: Context, out) -> int:
             print("Nothing to export: every output is up to date.", file=out)
             return OK
         run = ExportedRun.from_json(recorded.read_text())
-    doc = pipeline_yaml(run, {c.rule: c.reference for c in comps})
+    doc = pipeline_yaml(run, {c.rule: c.reference for c in comps}, ctx.args.allow_reuse)
     target = Path(ctx.args.output)
     target.write_text(yaml.safe_dump(doc, sort_keys=False))
     if ctx.args.json:

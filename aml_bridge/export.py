@@ -8,7 +8,9 @@ count, concurrency, retries and environment variables are set on the node. Azure
 nodes only by data bindings: a node's `after_<rule>` input is bound to the `results` output
 (the rows of its finished jobs) of the node of each rule it reads outputs of. Every node input
 and output is bound to a pipeline-level one with its datastore path, so the YAML shows where
-everything lives (the places the executor's group steps use).
+everything lives (the places the executor's group steps use). `settings.force_rerun` is true
+unless reuse is allowed: Snakemake decided which jobs need to run, and Azure ML would otherwise
+reuse a completed node of an earlier submission with the same inputs instead of running it.
 """
 
 from __future__ import annotations
@@ -70,9 +72,12 @@ class ExportedRun:
         return cls(**doc, rules=rules)
 
 
-def pipeline_yaml(run: ExportedRun, components: Mapping[str, str]) -> dict[str, Any]:
+def pipeline_yaml(
+    run: ExportedRun, components: Mapping[str, str], allow_reuse: bool = False
+) -> dict[str, Any]:
     """The pipelineJob YAML; `components` maps a rule to its registered component reference
-    (`azureml:<name>:<version>`). ExportError names the rules without one."""
+    (`azureml:<name>:<version>`); `allow_reuse`: let Azure ML reuse completed nodes of earlier
+    submissions (`force_rerun: false`). ExportError names the rules without one."""
     missing = sorted(r.rule for r in run.rules if r.rule not in components)
     if missing:
         raise ExportError(
@@ -121,7 +126,10 @@ def pipeline_yaml(run: ExportedRun, components: Mapping[str, str]) -> dict[str, 
         "display_name": f"snakemake workflow: {total} jobs of {len(jobs)} rules",
         "experiment_name": run.experiment,
         "tags": {EXPORT_TAG: run.export_id},
-        "settings": {"default_compute": f"azureml:{ordered[0].compute}"},
+        "settings": {
+            "default_compute": f"azureml:{ordered[0].compute}",
+            "force_rerun": not allow_reuse,
+        },
         "inputs": inputs,
         "outputs": outputs,
         "jobs": jobs,

@@ -85,8 +85,10 @@ def register(router: Router, ctx: Context) -> None:
             return Response(body=doc)
 
         def list_versions(req: Request) -> Response:
-            docs = versions_of(kind, req.params["name"])
             wanted = req.query.get("hash")
+            # with a hash, "CodeVersion assets with specified content hash value, regardless of
+            # name" (REST CodeVersions_List): the SDK reuses the code asset of the same content
+            docs = ctx.store.values(kind) if wanted else versions_of(kind, req.params["name"])
             if wanted:
                 docs = [
                     d

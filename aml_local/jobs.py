@@ -38,6 +38,7 @@ from .pipelines import (
     step_plan,
     upstream_nodes,
 )
+from .reuse import REUSED, REUSED_FROM, force_rerun, node_keys
 from .runner import LOG_NAME, BindingError, JobRunner, Outcome, Stop
 from .scheduler import ClusterScheduler, NodeTimes
 from .store import Store
@@ -182,9 +183,28 @@ class JobManager:
                 self._set_status(step, "Canceled")
                 return True
             if all(statuses.get(u) == "Completed" for u in ups):
-                self._enqueue(step)
+                if not self._reuse(pipeline, step, ups):
+                    self._enqueue(step)
                 changed = True
         return changed
+
+    def _reuse(self, pipeline: str, step: str, upstream: set[str]) -> bool:
+        """Complete the step as a reuse of an earlier completed run of the same node (Azure ML
+        reuses it unless `settings.force_rerun`); False when it must run."""
+        doc = self.store.get("steps", step)
+        earlier = (self.store.get("reuse", doc["reuse_key"]) or {}).get("step")
+        if force_rerun(self.get(pipeline)["properties"]) or not earlier:
+            return False
+        if self.run_props(earlier)["status"] != "Completed":
+            return False
+        for other in self.children(pipeline):
+            up = self.store.get("steps", other)
+            if up["node"] in upstream and up["properties"]["properties"].get(REUSED) != "true":
+                return False  # that node ran again: its outputs are new data
+        run_properties = {**doc["properties"]["properties"], REUSED: "true", REUSED_FROM: earlier}
+        self.store.update("steps", step, {"properties": run_properties})
+        self._set_status(step, "Completed")
+        return True
 
     def _swap_status(self, name: str, expected: str, status: str) -> None:
         """Set `status` only if the job is still in `expected` (timers racing the job's end)."""
@@ -262,21 +282,30 @@ class JobManager:
     def _start_steps(self, name: str, props: dict[str, Any]) -> None:
         """Each node of a pipeline becomes a step: a child run queued for its nodes."""
         default = (props.get("settings") or {}).get("default_compute")
+        definitions = {
+            node_name: node_definition(node, f"properties.jobs.{node_name}", self.ws, self.store)
+            for node_name, node in props["jobs"].items()
+        }
+        computes = {
+            node_name: self._compute_id(node.get("computeId") or default)
+            for node_name, node in props["jobs"].items()
+        }
+        placed = {n: {**d, "computeId": computes[n]} for n, d in definitions.items()}
+        keys = node_keys(props, placed)
         steps = []
-        for node_name, node in props["jobs"].items():
+        for node_name, definition in definitions.items():
             step = str(uuid.uuid4())
-            where = f"properties.jobs.{node_name}"
-            definition = node_definition(node, where, self.ws, self.store)
             step_props = {
                 "status": "NotStarted",
                 "displayName": node_name,
                 "experimentName": props["experimentName"],
-                "computeId": self._compute_id(node.get("computeId") or default),
+                "computeId": computes[node_name],
                 "tags": {},
                 "properties": {"azureml.nodeid": node_name, "azureml.pipelinerunid": name},
             }
             doc = {"parent": name, "node": node_name, "properties": step_props}
-            self.store.put("steps", step, {**doc, "definition": definition})
+            doc |= {"definition": definition, "reuse_key": keys[node_name]}
+            self.store.put("steps", step, doc)
             self.store.put(
                 "runs", step, {"runId": step, "status": "NotStarted", "parentRunId": name}
             )
@@ -567,6 +596,9 @@ class JobManager:
         self.stores.upload(
             self.stores.container_of(ref.datastore), ref.path, runner.workdir / "logs"
         )
+        if status == "Completed":  # a later pipeline's same node may reuse this run
+            key = self.store.get("steps", name)["reuse_key"]
+            self.store.put("reuse", key, {"step": name})
         self._set_status(name, status, error)
         runner.clean()
 

@@ -164,7 +164,8 @@ class PipelineJobSpec:
             "display_name": self.display_name,
             "experiment_name": self.experiment,
             "tags": dict(self.tags),
-            "settings": {"default_compute": f"azureml:{self.compute}"},
+            # Snakemake decides what runs: Azure ML must not reuse an earlier run's node
+            "settings": {"default_compute": f"azureml:{self.compute}", "force_rerun": True},
             "inputs": inputs,
             "outputs": outputs,
             "jobs": {STEP: step},

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from azure.core.exceptions import HttpResponseError
 
+from aml_bridge.cli import build_parser
 from aml_bridge.export import ExportedRule, ExportedRun, ExportError, pipeline_yaml
 from aml_local.launcher import INHERITED_CLOUD_ENV
 from tests.executor.test_e2e_profile import alignments, prepare
@@ -67,6 +68,7 @@ def test_setup_export_submit_gives_the_bams_of_a_local_run(
     assert "az ml job create --file pipeline.yml" in proc.stdout
     text = (wf / "pipeline.yml").read_text()
     doc = yaml.safe_load(text)
+    assert doc["settings"]["force_rerun"] is True  # Snakemake chose the jobs: all of them run
     nodes = doc["jobs"]
     assert {"bwa_index", "bwa_mem", "samtools_markdup"} <= set(nodes) and "multiqc" not in nodes
     after_index = nodes["bwa_mem"]["inputs"]["after_bwa_index"]
@@ -133,6 +135,10 @@ def test_nodes_wait_for_every_rule_they_read_and_load_as_a_pipeline_job():
     }
     job = load_job(source=io.StringIO(yaml.safe_dump(doc)))
     assert job.jobs["fastqc"].component == "fastqc:1"  # a reference, resolved on submission
+    assert job.settings.force_rerun is True  # every exported job runs, unless reuse is allowed
+    assert pipeline_yaml(run, refs, allow_reuse=True)["settings"]["force_rerun"] is False
+    assert build_parser().parse_args(["export", "--allow-reuse"]).allow_reuse is True
+    assert build_parser().parse_args(["export"]).allow_reuse is False
     with pytest.raises(ExportError, match="rule\\(s\\) fastqc, mosdepth: run aml-genomics setup"):
         pipeline_yaml(run, {"bwa_mem": "azureml:bwa_mem:1", "multiqc": "azureml:multiqc:1"})
     cycle = ExportedRun("r2", "exp", run.plugin_bundle, (rule("a", "b"), rule("b", "a")))

@@ -42,6 +42,7 @@ def test_group_is_a_pipeline_with_one_parallel_step_sized_to_the_cluster(tmp_pat
     job = load_job(path)  # as `az ml job create --file` reads it
     step = job.jobs["members"]
     assert job.type == "pipeline" and step.type == "parallel"
+    assert job.settings.force_rerun is True  # Snakemake decides what runs, not node reuse
     assert step.mini_batch_size == 1 and step.resources.instance_count == 3
     assert step.retry_settings.timeout == 90 * 60 and step.retry_settings.max_retries == 2
     # a member still failing after its retries fails the group; failed tries alone do not
