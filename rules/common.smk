@@ -43,16 +43,16 @@ def check_config_keys(values, schema, prefix=""):
 def check_config_integers(values, schema, prefix=""):
     """Integer settings must be ints: JSON Schema counts 1000.0 as an integer, and Snakemake
     reads `--config x=1e3` as 1000.0, which the shell scripts then get as '1000.0'."""
-    for key, rule in schema["properties"].items():
+    for key, spec in schema["properties"].items():
         value = values.get(key)
         whole = isinstance(value, int) and not isinstance(value, bool)
-        if rule.get("type") == "integer" and key in values and not whole:
+        if spec.get("type") == "integer" and key in values and not whole:
             raise WorkflowError(
                 f"Config {prefix}{key}: {value!r} must be a whole number written in digits "
                 "(1000, not 1e3 or 1000.0)"
             )
-        if "properties" in rule and isinstance(value, dict):
-            check_config_integers(value, rule, f"{prefix}{key}.")
+        if "properties" in spec and isinstance(value, dict):
+            check_config_integers(value, spec, f"{prefix}{key}.")
 
 
 check_config_keys(config, CONFIG_SCHEMA)

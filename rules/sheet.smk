@@ -23,7 +23,7 @@ REQUIRED = SHEET_SCHEMA["required"]
 # What looks like a FASTQ file in a reads folder, compressed or not: used, or named in an error
 # (the check by content then names a compression the tools cannot read).
 FASTQ_SUFFIX = r"\.f(?:ast)?q(?:\.(?:gz|bgz|bz2|zst|xz))?"
-FASTQ_NAME = re.compile(FASTQ_SUFFIX + "$", re.IGNORECASE)
+FASTQ_NAME = re.compile(f"{FASTQ_SUFFIX}$", re.IGNORECASE)
 # Illumina file names: {name}_R1.fastq.gz, or {name}_R1_001.fastq.gz with the chunk number of
 # bcl2fastq (_001, _002, ... when it splits a lane's reads over several files); .fq, .gz or not.
 ILLUMINA_READ = re.compile(
