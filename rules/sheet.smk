@@ -212,7 +212,7 @@ def folder_reads(folder):
 def chunk_sets(chunks):
     """'R1 chunks 001, 002; R2 chunks 001': which chunks each read of a name has."""
     return "; ".join(
-        f"{read} chunks {', '.join(c for c, pair in chunks.items() if read in pair)}"
+        f"{read} chunks {', '.join(sorted(c for c, pair in chunks.items() if read in pair))}"
         for read in ("R1", "R2")
     )
 
