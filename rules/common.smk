@@ -5,6 +5,7 @@ listing or the config reach shell commands only quoted. What concerns the defaul
 aml profile) is in rules/storage.smk.
 """
 
+import difflib
 import gc
 import importlib.util
 import os
@@ -12,10 +13,50 @@ import re
 import shlex
 from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.io import get_wildcard_names
 from snakemake.utils import validate
 
+with open(
+    Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
+) as schema:
+    CONFIG_SCHEMA = yaml.safe_load(schema)
+
+
+def check_config_keys(values, schema, prefix=""):
+    """Refuse keys the schema does not know (a misspelt key would leave its default in
+    force without a word), naming the known ones and the closest."""
+    known = list(schema["properties"])
+    for key, value in values.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {prefix + close[0]!r}?)" if close else ""
+            raise WorkflowError(
+                f"Config key {prefix + key!r} is unknown{hint}; the keys are "
+                f"{', '.join(prefix + k for k in known)}"
+            )
+        if "properties" in schema["properties"][key] and isinstance(value, dict):
+            check_config_keys(value, schema["properties"][key], f"{prefix}{key}.")
+
+
+def check_config_integers(values, schema, prefix=""):
+    """Integer settings must be ints: JSON Schema counts 1000.0 as an integer, and Snakemake
+    reads `--config x=1e3` as 1000.0, which the shell scripts then get as '1000.0'."""
+    for key, spec in schema["properties"].items():
+        value = values.get(key)
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if spec.get("type") == "integer" and key in values and not whole:
+            raise WorkflowError(
+                f"Config {prefix}{key}: {value!r} must be a whole number written in digits "
+                "(1000, not 1e3 or 1000.0)"
+            )
+        if "properties" in spec and isinstance(value, dict):
+            check_config_integers(value, spec, f"{prefix}{key}.")
+
+
+check_config_keys(config, CONFIG_SCHEMA)
+check_config_integers(config, CONFIG_SCHEMA)
 validate(config, schema="../config/schemas/config.schema.yaml")
 
 # Planning a large run creates millions of long-lived objects (jobs, files) and little cyclic
@@ -62,7 +103,7 @@ def check_fastq_file(record, column):
     path = record[column]
     problem = path_problem(path)
     if problem is None and not in_storage(path):
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             problem = f"file not found: {path}"
         elif reason := fastq.first_record_problem(path):
             problem = f"{path} {reason}"
@@ -143,7 +184,7 @@ def check_reference(path):
         raise WorkflowError(f"Reference genome: {problem}")
     if in_storage(path):
         return
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise WorkflowError(f"Reference genome not found: {path}")
     problem = reference_problem(path)
     if problem:

@@ -45,6 +45,19 @@ def fails_before_any_job(wf: Path, *config: str) -> str:
     return proc.stdout + proc.stderr
 
 
+def fails_planning(wf: Path, *config: str) -> str:
+    """A dry run that must fail while the workflow is read (checks of the config, the sheet
+    and the first records), not later: faster than `fails_before_any_job` for such checks."""
+    if not (wf / "ref.fa").exists():
+        (wf / "ref.fa").write_text(REFERENCE)
+    args = ["-n", "--config", *config]
+    if not any(c.startswith("reference=") for c in config):
+        args.append("reference=ref.fa")
+    proc = snakemake(wf, *args, check=False)
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    return proc.stdout + proc.stderr
+
+
 CLOSED_ACCOUNT = "http://127.0.0.1:9/devstoreaccount1"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,10 @@ def fastq(records: int, newline: str = "\n", **bad: int) -> bytes:
             header = f"r{n}"
         if bad.get("plus") == n:
             plus = "-"
+        if bad.get("space_qual") == n:
+            qual = "I" * 50 + " " + "I" * 49
+        if bad.get("long_name") == n:
+            header = "@" + "r" * 255 + " comment"
         if bad.get("cr_seq") == n:  # '\r' ends the sequence line only: same raw length
             seq, qual = seq[:-1] + "A\r", qual + "I"
         lines += [header, seq, plus, qual]
@@ -63,11 +68,14 @@ def test_a_bad_record_anywhere_is_named_with_its_line(tmp_path, record):
         "qual": f"record {record} (line {line}) has 90 quality characters for 100 bases",
         "header": f"record {record} (line {line}) does not start with '@'",
         "plus": f"record {record} (line {line}) has no '+' line",
+        "space_qual": f"record {record} (line {line}) has the quality character ' ' (byte 0x20)",
+        "long_name": f"record {record} (line {line}) has a read name of 255 characters; SAM "
+        "allows 254",
     }
     for kind, message in cases.items():
         code, _, err = run(tmp_path, fastq(300, **{kind: record}))
         assert code == 1
-        assert err.strip() == f"{tmp_path / 'in.fq.gz'}: {message}"
+        assert err.strip().startswith(f"{tmp_path / 'in.fq.gz'}: {message}")
 
 
 def test_carriage_return_counts_only_as_a_line_end(tmp_path):
@@ -89,3 +97,31 @@ def test_cut_short_blank_line_and_truncated_gzip(tmp_path):
     proc = subprocess.run([sys.executable, str(SCRIPT), str(path)], capture_output=True)
     assert proc.returncode == 1
     assert f"{path} is truncated or not valid gzip (after record " in proc.stderr.decode()
+
+
+def test_a_truncated_gzip_counts_the_records_it_holds(tmp_path):
+    """'after record 0' used to be reported when the first read block failed, however many
+    records came before the cut."""
+    data = gzip.compress(fastq(300))
+    path = tmp_path / "cut.fq.gz"
+    for keep in (len(data) // 4, len(data) - 100):
+        path.write_bytes(data[:keep])
+        readable = zlib.decompressobj(31).decompress(data[:keep])
+        whole = readable.count(b"\n") // 4
+        assert whole > 10
+        proc = subprocess.run([sys.executable, str(SCRIPT), str(path)], capture_output=True)
+        assert proc.returncode == 1
+        assert f"is truncated or not valid gzip (after record {whole}: " in proc.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("magic", "kind"),
+    [(b"BZh91AY", "bzip2"), (b"\x28\xb5\x2f\xfd\x00", "zstd"), (b"\xfd7zXZ\x00", "xz")],
+)
+def test_other_compressions_are_named(tmp_path, magic, kind):
+    """Read by content, as gzip is: such a file used to fail with "does not start with '@'"."""
+    path = tmp_path / "in.fq"
+    path.write_bytes(magic + bytes(100))
+    proc = subprocess.run([sys.executable, str(SCRIPT), str(path)], capture_output=True)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().startswith(f"{path} is compressed with {kind}, which the tools")

@@ -231,15 +231,6 @@ def test_duplicate_contig_names_are_refused(workflow: Path) -> None:
     assert "Reference genome dup.fa has the contig name 'chr1' more than once (records 1, 3)" in out
 
 
-def test_contig_names_come_from_a_fai_beside_the_reference(workflow: Path) -> None:
-    """A .fai newer than the reference is read instead of every header (fast for hg38)."""
-    fq1, fq2 = pair(workflow, "a")
-    (workflow / "ref.fa").write_text(REFERENCE)
-    (workflow / "ref.fa.fai").write_text("chrA\t400\t6\t400\t401\nchrA\t400\t6\t400\t401\n")
-    out = fails_before_any_job(workflow, sheet(workflow, [("s", "1", fq1, fq2)]))
-    assert "has the contig name 'chrA' more than once" in out
-
-
 # --- 9: sheet messages name the sheet, the line and the column -----------------------------
 
 
