@@ -5,7 +5,7 @@ each unit has, which BAMs a sample's merge takes, what bwa_mem reads.
 import math
 
 SPLIT_FASTQ = config["split_fastq"]
-# Slots of one split job; a unit needing more shards fails its split job by name (raise split_fastq).
+# Slots of one split job; a unit needing more shards fails its split job (raise split_fastq).
 MAX_SHARDS = 64
 SHARD_FASTQ = "results/shards/{sample}/{unit}/{shard}_{read}.fastq.gz"
 PAIRS = "results/shards/{sample}/{unit}.pairs"
@@ -24,7 +24,8 @@ wildcard_constraints:
 def shard_names(sample, unit):
     """The unit's shards (001, 002, ...), from its pair count once count_pairs has run. A
     unit needing more than MAX_SHARDS is planned with every slot and fails in its own
-    split_fastq job, with the split_fastq that works: raising here would stop every sample."""
+    split_fastq job, naming the split_fastq that works (raising here stops every sample).
+    """
     pairs_file = checkpoints.count_pairs.get(sample=sample, unit=unit).output.pairs
     with pairs_file.open() as counted:
         pairs = int(counted.read().split()[0])
