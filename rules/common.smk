@@ -269,7 +269,7 @@ def reference_size_mb(path):
 
 def fastqc_outputs():
     return [
-        f"results/qc/fastqc/{r['sample']}/{r['unit']}_{read}_fastqc.zip"
+        f"results/qc/fastqc/{r['sample']}/{r['sample']}_{r['unit']}_{read}_fastqc.zip"
         for r in UNITS
         for read in ("R1", "R2")
     ]

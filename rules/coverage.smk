@@ -21,7 +21,7 @@ rule mosdepth:
         prefix=lambda wildcards, output: output.summary.removesuffix(
             ".mosdepth.summary.txt"
         ),
-        extra=config["mosdepth"]["extra"],
+        extra=shell_words("mosdepth.extra", config["mosdepth"]["extra"]),
     shell:
         "mosdepth --threads {threads} --no-per-base {params.extra}"
         " {params.prefix:q} {input.bam:q} > {log:q} 2>&1"

@@ -1,12 +1,13 @@
 rule fastqc:
     """FastQC names its report after the input file and MultiQC names the sample after the
-    Filename inside it, so the script runs it on a link named {sample}_{unit}_{read}.
+    Filename inside it, so the script runs it on a link named {sample}_{unit}_{read}. The zip
+    carries that name too: MultiQC skips a zip whose name matches a report already read.
     """
     input:
         unit_fastq,
     output:
-        zip="results/qc/fastqc/{sample}/{unit}_{read}_fastqc.zip",
-        html="results/qc/fastqc/{sample}/{unit}_{read}_fastqc.html",
+        zip="results/qc/fastqc/{sample}/{sample}_{unit}_{read}_fastqc.zip",
+        html="results/qc/fastqc/{sample}/{sample}_{unit}_{read}_fastqc.html",
     log:
         "logs/fastqc/{sample}/{unit}_{read}.log",
     benchmark:
@@ -77,14 +78,13 @@ rule multiqc:
         runtime=60,
     params:
         extra=shell_words("multiqc.extra", config["multiqc"]["extra"]),
-        # MultiQC 1.35 looks for samtools markdup's report with a literal "^COMMAND:" and so
-        # never finds it: match the report by its content instead.
-        patterns="sp: {samtools/markdup_txt: {contents: 'samtools markdup', num_lines: 2}}",
+        # sample names as in the sheet, and the search pattern of samtools markdup's report
+        settings=Path(workflow.basedir) / "config" / "multiqc.yaml",
     shell:
         """
         files=$(mktemp {resources.tmpdir:q}/multiqc_files.XXXXXX)
         trap 'rm -f "$files"' EXIT
         printf '%s\\n' {input:q} >"$files"
-        multiqc --force --no-ansi --cl-config {params.patterns:q} {params.extra} \
+        multiqc --force --no-ansi --config {params.settings:q} {params.extra} \
             --outdir "$(dirname {output.report:q})" --filename multiqc_report.html --file-list "$files" >{log:q} 2>&1
         """

@@ -39,7 +39,8 @@ checkpoint count_pairs:
 
 rule split_fastq:
     """One unit's pair into shards of split_fastq pairs (seqkit split2), into explicit
-    per-shard files; the unused slots are empty, removed after the merge."""
+    per-shard files; the unused slots are empty, removed after the merge. A unit needing more
+    shards than slots fails here, naming the split_fastq that works."""
     input:
         reads=unit_pair,
         pairs=PAIRS,
@@ -65,5 +66,5 @@ rule split_fastq:
         script=SCRIPTS / "split_fastq.sh",
         shard_pairs=SPLIT_FASTQ,
     shell:
-        "bash {params.script:q} {input.reads:q} {input.pairs:q} {params.shard_pairs}"
-        " {threads} {log:q} {output.shards:q}"
+        "bash {params.script:q} {wildcards.sample:q} {wildcards.unit:q} {input.reads:q}"
+        " {input.pairs:q} {params.shard_pairs} {threads} {log:q} {output.shards:q}"

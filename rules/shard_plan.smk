@@ -5,7 +5,7 @@ each unit has, which BAMs a sample's merge takes, what bwa_mem reads.
 import math
 
 SPLIT_FASTQ = config["split_fastq"]
-# Slots of one split job; a unit needing more shards is refused by name (raise split_fastq).
+# Slots of one split job; a unit needing more shards fails its split job (raise split_fastq).
 MAX_SHARDS = 64
 SHARD_FASTQ = "results/shards/{sample}/{unit}/{shard}_{read}.fastq.gz"
 PAIRS = "results/shards/{sample}/{unit}.pairs"
@@ -22,17 +22,14 @@ wildcard_constraints:
 
 
 def shard_names(sample, unit):
-    """The unit's shards (001, 002, ...), from its pair count once count_pairs has run."""
+    """The unit's shards (001, 002, ...), from its pair count once count_pairs has run. A
+    unit needing more than MAX_SHARDS is planned with every slot and fails in its own
+    split_fastq job, naming the split_fastq that works (raising here stops every sample).
+    """
     pairs_file = checkpoints.count_pairs.get(sample=sample, unit=unit).output.pairs
     with pairs_file.open() as counted:
         pairs = int(counted.read().split()[0])
-    shards = math.ceil(pairs / SPLIT_FASTQ)
-    if shards > MAX_SHARDS:
-        raise WorkflowError(
-            f"Sample {sample}, unit {unit}: {pairs} read pairs make {shards} shards of "
-            f"split_fastq={SPLIT_FASTQ}, more than {MAX_SHARDS}: set split_fastq to at least "
-            f"{math.ceil(pairs / MAX_SHARDS)}"
-        )
+    shards = min(math.ceil(pairs / SPLIT_FASTQ), MAX_SHARDS)
     return [f"{i:03d}" for i in range(1, shards + 1)]
 
 

@@ -3,17 +3,22 @@
 # rule's shard slots: shard i (1-based) becomes the i-th R1 and R2 slot. The rule declares a
 # fixed number of slots (Snakemake needs a job's outputs before it runs); the slots past the
 # unit's last shard are left empty, and Snakemake removes them as temporary files after the
-# merge. The inputs were checked record by record when count_pairs counted them.
+# merge. The inputs were checked record by record when count_pairs counted them. A unit
+# needing more shards than slots fails here (only this unit's job), with the smallest
+# split_fastq that fits.
 #
-# Usage: split_fastq.sh FQ1 FQ2 PAIRS_FILE PAIRS_PER_SHARD THREADS LOG R1_SLOT1 R2_SLOT1 ...
+# Usage: split_fastq.sh SAMPLE UNIT FQ1 FQ2 PAIRS_FILE PAIRS_PER_SHARD THREADS LOG
+#                       R1_SLOT1 R2_SLOT1 ...
 set -euo pipefail
-fq1=$1 fq2=$2 pairs_file=$3 shard_pairs=$4 threads=$5 log=$6
-shift 6
+sample=$1 unit=$2 fq1=$3 fq2=$4 pairs_file=$5 shard_pairs=$6 threads=$7 log=$8
+shift 8
 slots=$(($# / 2))
 pairs=$(cut -f1 "$pairs_file")
 shards=$(((pairs + shard_pairs - 1) / shard_pairs))
 if [ "$shards" -gt "$slots" ]; then
-    echo "ERROR: $fq1 / $fq2: $pairs pairs make $shards shards, more than $slots" | tee "$log" >&2
+    echo "ERROR: Sample $sample, unit $unit: $pairs read pairs make $shards shards of" \
+        "split_fastq=$shard_pairs, more than $slots: set split_fastq to at least" \
+        "$(((pairs + slots - 1) / slots))" | tee "$log" >&2
     exit 1
 fi
 

@@ -95,7 +95,7 @@ def test_setup_export_submit_gives_the_bams_of_a_local_run(
     monkeypatch.delenv(INHERITED_CLOUD_ENV, raising=False)  # set by the SDK client above
 
     # the executor's group steps (fastqc in the aml profile) run the registered component too
-    fastqc = [f"results/qc/fastqc/B/L001_{r}_fastqc.zip" for r in ("R1", "R2")]
+    fastqc = [f"results/qc/fastqc/B/B_L001_{r}_fastqc.zip" for r in ("R1", "R2")]
     subprocess.run(
         [sys.executable, "-m", "snakemake", *fastqc, "--profile", "workflow_profiles/aml",
          "--aml-spec-dir", "specs", "--config", *CONFIG],

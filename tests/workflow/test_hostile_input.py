@@ -80,8 +80,8 @@ def test_special_characters_in_paths_run_green(hostile_run: Path) -> None:
 
 def test_fastqc_decides_compression_by_content(hostile_run: Path) -> None:
     reports = hostile_run / "results" / "qc" / "fastqc" / "misnamed"
-    assert fastqc_filename(reports / "1_R1_fastqc.zip") == "misnamed_1_R1.fastq"
-    assert fastqc_filename(reports / "1_R2_fastqc.zip") == "misnamed_1_R2.fastq.gz"
+    assert fastqc_filename(reports / "misnamed_1_R1_fastqc.zip") == "misnamed_1_R1.fastq"
+    assert fastqc_filename(reports / "misnamed_1_R2_fastqc.zip") == "misnamed_1_R2.fastq.gz"
     html = (hostile_run / "results" / "qc" / "multiqc_report.html").read_text()
     assert "misnamed_1_R1" in html and "misnamed_1_R2" in html
 

@@ -62,10 +62,11 @@ def test_every_record_has_the_read_group_of_its_unit(run: Path, sample: str) -> 
 
 
 def test_fastqc_reports_are_named_after_sample_unit_and_read(run: Path) -> None:
+    reports = run / "results" / "qc" / "fastqc"
     for sample, units in UNITS.items():
         for unit in units:
             for read in ("R1", "R2"):
-                zip_path = run / "results" / "qc" / "fastqc" / sample / f"{unit}_{read}_fastqc.zip"
+                zip_path = reports / sample / f"{sample}_{unit}_{read}_fastqc.zip"
                 assert fastqc_filename(zip_path) == f"{sample}_{unit}_{read}.fastq.gz"
 
 

@@ -5,6 +5,7 @@ an unsharded run, and no shard file left behind. Only the BAMs are built (no Fas
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import subprocess
 from pathlib import Path
@@ -42,12 +43,18 @@ def equal_fraction(a: Path, b: Path) -> float:
 
 
 def align(
-    wf: Path, sheet: str, reference: str, target: str, *config: str, check: bool = True
+    wf: Path,
+    sheet: str,
+    reference: str,
+    target: str | list[str],
+    *config: str,
+    check: bool = True,
 ) -> subprocess.CompletedProcess:
-    """Run the workflow in `wf` for one sample's BAM."""
+    """Run the workflow in `wf` for one sample's BAM (or several)."""
     (wf / "sheet.tsv").write_text(sheet)
+    targets = [target] if isinstance(target, str) else target
     return snakemake(
-        wf, "--cores", "2", target,
+        wf, "--cores", "2", *targets,
         "--config", "samples=sheet.tsv", f"reference={reference}", *config, check=check,
     )  # fmt: skip
 
@@ -129,16 +136,42 @@ def test_demo_units_in_shards_keep_their_read_groups_and_records(
     assert shard_leftovers(sharded) == []
 
 
-def test_a_unit_with_too_many_shards_is_refused_by_name(tmp_path: Path) -> None:
+def test_a_unit_over_the_shard_limit_fails_alone_and_a_fixed_rerun_works(tmp_path: Path) -> None:
+    """split_fastq=1: sars (100 pairs) would need 100 shards, more than the 64 slots; its own
+    split job fails with the advice while sample `small` (3 pairs, 3 shards) is aligned under
+    keep-going; a rerun with a larger split_fastq aligns both."""
     wf = copy_workflow(tmp_path / "wf")
     shutil.copytree(SARSCOV2, wf / "data")
-    proc = align_local_sars(wf, 1)
+    for read in ("1", "2"):
+        with gzip.open(SARSCOV2 / f"test_{read}.fastq.gz", "rt") as full:
+            head = "".join(next(full) for _ in range(3 * 4))
+        with gzip.open(wf / "data" / f"small_{read}.fastq.gz", "wt") as small:
+            small.write(head)
+    sheet = (
+        "sample\tunit\tfq1\tfq2\n"
+        "sars\t1\tdata/test_1.fastq.gz\tdata/test_2.fastq.gz\n"
+        "small\t1\tdata/small_1.fastq.gz\tdata/small_2.fastq.gz\n"
+    )
+    targets = ["results/mapped/sars.bam", "results/mapped/small.bam"]
+    proc = align(wf, sheet, "data/genome.fasta", targets, "split_fastq=1", check=False)
     assert proc.returncode != 0
-    assert (
+    advice = (
         "Sample sars, unit 1: 100 read pairs make 100 shards of split_fastq=1, more than 64: "
         "set split_fastq to at least 2"
-    ) in proc.stdout + proc.stderr
-    assert not (wf / "results" / "shards" / "sars" / "1").exists()
+    )
+    assert advice in (wf / "logs" / "split_fastq" / "sars" / "1.log").read_text()
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "InputFunctionException" not in proc.stdout + proc.stderr
+    assert not (wf / "results" / "mapped" / "sars.bam").exists()
+    small = wf / "results" / "mapped" / "small.bam"
+    assert int(samtools("view", "-c", "-F", "0x900", str(small))) == 6
+    assert len(list((wf / "logs" / "bwa_mem" / "small" / "1").glob("*.log"))) == 3
+
+    align(wf, sheet, "data/genome.fasta", targets, "split_fastq=50")
+    bam = wf / "results" / "mapped" / "sars.bam"
+    assert int(samtools("view", "-c", "-F", "0x900", str(bam))) == 200
+    assert (wf / "results" / "shards" / "sars" / "1.pairs").read_text().split()[0] == "100"
+    assert shard_leftovers(wf) == []
 
 
 def test_a_truncated_fastq_fails_in_the_count_naming_it(tmp_path: Path) -> None:
