@@ -9,7 +9,10 @@ outlives `retry_settings.timeout` (its worker is killed and replaced), is retrie
 retry. More failed mini-batches than `mini_batch_error_threshold`, or failed items than
 `error_threshold` (-1: no limit), fail the step. Returned rows go to the `append_row_to` output.
 Logs: `logs/job_result.txt`, `logs/user/{stdout,stderr,error,entry_script_log}/<node>/...`,
-`logs/sys/node/<node>/...`.
+`logs/sys/node/<node>/...`. Workers run with the step's image's Python. An image without the
+runtime's own packages (`RUNTIME_PACKAGES`: Azure's docs require azureml-core and
+azureml-dataset-runtime[fuse]; the runtime's driver imports azureml.core) fails the step before
+any mini-batch.
 """
 
 from __future__ import annotations
@@ -27,11 +30,18 @@ from pathlib import Path
 
 from azure.core.exceptions import AzureError
 
+from .builds import Build
 from .runner import Stop, kill_tree
 
 WORKER = Path(__file__).with_name("parallel_worker.py")
 SYNC_EVERY_S = 1.0
 RESULT_FILE = "parallel_run_step.txt"  # append_row_to a folder: the rows' file in it
+# module the runtime imports: the package that provides it
+RUNTIME_PACKAGES = {
+    "azureml.core": "azureml-core",
+    "azureml.dataprep": "azureml-dataset-runtime",
+    "fuse": "azureml-dataset-runtime[fuse] (fusepy)",
+}
 
 
 @dataclass(frozen=True)
@@ -80,9 +90,12 @@ class ParallelStep:
         logs_dir: Path,
         environment: dict[str, str],
         stop: Stop,
+        build: Build,
         sync: Callable[[], None] = lambda: None,
     ) -> None:
         self._sync = sync  # mounted outputs reach storage while the step runs
+        self.build = build  # no image: an image-only environment, run with this machine's
+        self.python = str(build.image.python) if build.image else sys.executable
         self.s, self.code_dir, self.logs, self.env, self.stop = (
             settings,
             code_dir,
@@ -108,6 +121,10 @@ class ParallelStep:
 
     def run(self) -> StepResult:
         self._write_log("job_result.txt", "")
+        missing = self._missing_runtime()
+        if missing:
+            self._write_log("job_result.txt", missing + "\n")
+            return StepResult(failed=missing)
         workers = [
             threading.Thread(target=self._worker, args=(f"node{n:03d}", p), daemon=True)
             for n in range(self.s.instance_count)
@@ -135,6 +152,20 @@ class ParallelStep:
         )
         self._write_log("job_result.txt", summary + "\n")
         return result
+
+    def _missing_runtime(self) -> str:
+        """Why the runtime cannot start in the step's image ("" when it can)."""
+        if self.build.image is None:
+            return ""  # an image-only environment cannot be looked into
+        missing = self.build.image.missing_modules(list(RUNTIME_PACKAGES))
+        if not missing:
+            return ""
+        needs = ", ".join(f"{RUNTIME_PACKAGES[m]} (module {m})" for m in missing)
+        return (
+            f"The parallel runtime could not start: environment {self.build.label} lacks "
+            f"{needs}. A parallel job's environment needs azureml-core and "
+            "azureml-dataset-runtime[fuse] in its conda file's pip section."
+        )
 
     def _threshold_failure(self) -> str:
         s = self.s
@@ -182,7 +213,7 @@ class ParallelStep:
             "AZ_PRS_LOGGING_LEVEL": self.s.logging_level,
         }
         self._write_log(f"sys/node/{node}/{name}.txt", f"{_now()} worker started\n", append=True)
-        command = [sys.executable, str(WORKER), self.s.entry_script, *self.s.program_arguments]
+        command = [self.python, str(WORKER), self.s.entry_script, *self.s.program_arguments]
         return _Process(command, self.code_dir, env)
 
     def _settle(self, node: str, process: int, batch: _Batch, ok: bool, answer: dict) -> None:
