@@ -2,8 +2,9 @@
 
 Azure ML builds an environment that has a conda file into an image the first time a job uses
 that version (minutes; the job shows Preparing) and reuses the image afterwards. A conda file
-that does not parse, lists no dependencies, or whose pip section cannot be installed fails the
-build (`images.ImageCache`), and every job of that version fails with a UserError "Image build
+that does not parse, lists no dependencies, has specs no solver can satisfy together
+(`conda_specs.conda_problems`), or whose pip section cannot be installed (`images.ImageCache`)
+fails the build, and every job of that version fails with a UserError "Image build
 failed". Image-only environments are used as they are (this machine stands for the image).
 """
 
@@ -15,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 
 import yaml
+
+from conda_specs import conda_problems
 
 from .images import Image, ImageBuildError, ImageCache
 from .store import Store
@@ -94,6 +97,8 @@ class EnvironmentBuilds:
     def _try_build(self, build: Build, text: str) -> None:
         started = time.monotonic()
         problem = conda_problem(text)
+        if not problem:  # specs no solver can satisfy fail as conda's solver fails on Azure
+            problem = "; ".join(conda_problems(yaml.safe_load(text), "its conda file"))
         if not problem:
             try:
                 build.image = self.images.image(yaml.safe_load(text))

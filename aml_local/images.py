@@ -19,12 +19,17 @@ import fcntl
 import hashlib
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from rattler import MatchSpec
+
+from conda_specs import conda_specs, pip_requirements, spec_meets
 
 # The image's own PATH ends with the system folders; nothing of the service's PATH leaks in.
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
@@ -33,7 +38,6 @@ SERVICE_PYTHON_ENV = re.compile(
     r"^(PATH|PYTHONPATH|PYTHONHOME|PYTHONUSERBASE|VIRTUAL_ENV.*|CONDA_.*|PYENV.*)$"
 )
 NOT_TOOLS = {"python", "pip"}
-_PYTHON_PIN = re.compile(r"^python\s*(?:==?|\s)\s*(\d+)\.(\d+)")
 _COMPLETE = ".complete"
 FORMAT = 1  # bump when the layout of an image changes
 
@@ -87,24 +91,14 @@ class Image:
         return out.stdout.split()
 
 
-def package_name(spec: str) -> str:
-    """The package of a conda match spec: after `channel::`, before any operator or space."""
-    name = spec.split("::", 1)[-1].strip()
-    return re.split(r"[\s=<>!~\[]", name, maxsplit=1)[0].lower()
-
-
-def pip_section(conda: dict) -> list[str]:
-    deps = conda.get("dependencies") or []
-    return [str(r) for d in deps if isinstance(d, dict) for r in d.get("pip") or []]
-
-
-def python_pin(conda: dict) -> tuple[int, int] | None:
-    """The minor version a `python=X.Y...` spec pins, if any."""
-    for dep in conda.get("dependencies") or []:
-        if isinstance(dep, str):
-            m = _PYTHON_PIN.match(dep.split("::", 1)[-1].strip())
+def python_pin(conda: dict) -> str | None:
+    """The X.Y the conda file's python spec asks for when this machine's Python does not
+    meet it (None when it does, or names no python)."""
+    for entry in conda_specs(conda).get("python", []):
+        if not spec_meets(entry, f"=={platform.python_version()}"):
+            m = re.search(r"(\d+)\.(\d+)", MatchSpec(entry).version or "")
             if m:
-                return int(m.group(1)), int(m.group(2))
+                return f"{m.group(1)}.{m.group(2)}"
     return None
 
 
@@ -150,18 +144,18 @@ def _build(folder: Path, conda: dict) -> None:
     folder.mkdir(parents=True)
     (folder / "conda.yaml").write_text(json.dumps(conda, indent=1))
     requirements = folder / "requirements.txt"
-    requirements.write_text("".join(f"{r}\n" for r in pip_section(conda)))
+    pip = pip_requirements(conda)
+    requirements.write_text("".join(f"{r}\n" for r in pip))
     venv = folder / "venv"
     _uv(["venv", "--quiet", "--python", sys.executable, str(venv)], "creating the environment")
-    pin = python_pin(conda)
-    if pin and pin != sys.version_info[:2]:
-        version = f"{pin[0]}.{pin[1]}"
+    version = python_pin(conda)
+    if version:
         _uv(
             ["pip", "compile", "--quiet", "--python-version", version, str(requirements),
              "--output-file", os.devnull],
             f"resolving its pip section for python {version}",
         )  # fmt: skip
-    if pip_section(conda):
+    if pip:
         _uv(
             ["pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
              "-r", str(requirements)],
@@ -174,12 +168,9 @@ def _link_tools(tools: Path, conda: dict) -> None:
     """The conda packages' commands from this machine; a stub for each one it lacks."""
     tools.mkdir()
     search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    for dep in conda.get("dependencies") or []:
-        if not isinstance(dep, str) or package_name(dep) in NOT_TOOLS:
-            continue
-        name = package_name(dep)
-        if not re.fullmatch(r"[a-z0-9][a-z0-9._+-]*", name):
-            continue
+    for name in conda_specs(conda):
+        if name in NOT_TOOLS or not re.fullmatch(r"[a-z0-9][a-z0-9._+-]*", name):
+            continue  # conda package names are of this form (conda_problems checked them)
         found = shutil.which(name, path=search)
         if found:
             (tools / name).symlink_to(found)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.local_service.helpers import (
     IMAGE,
+    JOB_PIP,
     PYTHON,
     conda_file,
     ensure_environment,
@@ -54,6 +55,29 @@ def test_a_pip_section_that_cannot_be_installed_fails_the_build_naming_the_packa
     assert error["code"] == "UserError"
     assert f"Image build failed for environment {env.removeprefix('azureml:')}" in error["message"]
     assert NOT_ON_ANY_INDEX in error["message"]
+
+
+def test_conflicting_conda_specs_fail_the_build_naming_both(aml_service):
+    ml = aml_service.ml_client()
+    env = _environment(ml, conda_file(JOB_PIP, "conda-forge::python=3.12"))
+    name = _name("conflict")
+    ml.jobs.create_or_update(shell_job(name, "true", env))
+    assert wait_for(ml, name).status == "Failed"
+    message = run_error(ml, name)["error"]["message"]
+    assert f"Image build failed for environment {env.removeprefix('azureml:')}" in message
+    assert f"'{PYTHON}'" in message and "'conda-forge::python=3.12'" in message
+
+
+def test_a_pip_section_is_resolved_for_the_python_the_conda_file_pins(aml_service):
+    """numpy 2.3 needs Python >= 3.11: with python=3.10 pinned the build fails, as conda's
+    would on Azure, although this machine's Python could install it."""
+    ml = aml_service.ml_client()
+    env = _environment(ml, {"dependencies": ["python=3.10", "pip", {"pip": ["numpy==2.3.0"]}]})
+    name = _name("pinned")
+    ml.jobs.create_or_update(shell_job(name, "true", env))
+    assert wait_for(ml, name, timeout_s=180).status == "Failed"
+    message = run_error(ml, name)["error"]["message"]
+    assert "for python 3.10" in message and "numpy" in message
 
 
 def test_a_module_the_pip_section_lacks_fails_the_job(aml_service, tmp_path):
