@@ -105,5 +105,6 @@ class EnvironmentBuilds:
             except ImageBuildError as exc:
                 problem = f"its conda file could not be built: {exc}"
         if problem:
+            problem = problem.rstrip(".")
             build.error = f"Image build failed for environment {build.label}: {problem}."
         time.sleep(max(0.0, self.build_s - (time.monotonic() - started)))

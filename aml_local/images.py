@@ -142,7 +142,7 @@ class ImageCache:
 
 def _build(folder: Path, conda: dict) -> None:
     folder.mkdir(parents=True)
-    (folder / "conda.yaml").write_text(json.dumps(conda, indent=1))
+    (folder / "conda.json").write_text(json.dumps(conda, indent=1))  # what was built
     requirements = folder / "requirements.txt"
     pip = pip_requirements(conda)
     requirements.write_text("".join(f"{r}\n" for r in pip))

@@ -379,8 +379,8 @@ class JobManager:
         props = self.get(name)["properties"]
         plan = plan_job(name, props, self._code_ref(props.get("codeId")))
         runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name))
-        image = self._image_ready(runner, name, props["environmentId"], stop)
-        if image is None:
+        build = self._image_ready(runner, name, props["environmentId"], stop)
+        if build is None:
             return
         injected = self.faults.job_failure(name, props.get("tags") or {})
         if injected:
@@ -398,7 +398,7 @@ class JobManager:
         cluster = job_cluster(self.ws, props.get("computeId")).name
         node = self.identities.node_environment(cluster, self.ws.base_url + MSI_PATH)
         job_env = job_storage_environment(self.stores, self.ws, name, props["experimentName"], node)
-        plan.environment = {**self._node_environment(image), **job_env, **plan.environment}
+        plan.environment = {**self._node_environment(build), **job_env, **plan.environment}
         with self._lock:
             self._running.add(name)
         self._set_status(name, "Running")
@@ -507,8 +507,8 @@ class JobManager:
         code = self._code_ref(node["task"]["code"].removeprefix("azureml:"))
         plan, settings, items_input = step_plan(name, pipeline, node, code, self.step_timeout_s)
         runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name))
-        image = self._image_ready(runner, name, node["task"]["environment"], stop)
-        if image is None:
+        build = self._image_ready(runner, name, node["task"]["environment"], stop)
+        if build is None:
             return
         try:
             values = runner.prepare()
@@ -520,7 +520,7 @@ class JobManager:
         node_env = self.identities.node_environment(cluster, self.ws.base_url + MSI_PATH)
         exp = pipeline["experimentName"]
         job_env = job_storage_environment(self.stores, self.ws, name, exp, node_env)
-        env = {**self._node_environment(image), **job_env, **runner.environment(values)}
+        env = {**self._node_environment(build), **job_env, **runner.environment(values)}
         arguments = [substitute(a, values) for a in settings.program_arguments]
         settings = replace(settings, program_arguments=arguments)
         items = items_of(Path(values[("inputs", items_input)]))
@@ -529,7 +529,7 @@ class JobManager:
         self._set_status(name, "Running")
         logs = runner.workdir / "logs"
         step = ParallelStep(
-            settings, items, runner.workdir / "wd", logs, env, stop, image, runner.sync_outputs
+            settings, items, runner.workdir / "wd", logs, env, stop, build, runner.sync_outputs
         )
         result = step.run()
         if result.stopped != "shutdown":
