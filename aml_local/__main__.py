@@ -51,6 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="time the first job of a new environment version spends building it (Preparing)",
     )
     p.add_argument(
+        "--image-cache",
+        type=Path,
+        help="folder of built environment images, shared by services (default: STATE_DIR/images)",
+    )
+    p.add_argument(
         "--node-startup-seconds",
         type=float,
         help="time a node allocation takes before the job on it starts (default 0)",
@@ -115,6 +120,7 @@ def serve(argv: list[str]) -> None:
         clusters=args.cluster,
         tls_dir=args.tls_dir,
         cluster_identities=args.cluster_identity,
+        image_cache=args.image_cache,
     )
     if args.environment_build_seconds is not None:
         config.environment_build_s = args.environment_build_seconds

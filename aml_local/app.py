@@ -22,6 +22,7 @@ from .identity import (
     Identities,
     without_credentials,
 )
+from .images import ImageCache
 from .jobs import JobManager
 from .pipelines import DEFAULT_TIMEOUT_S
 from .routing import Router
@@ -50,6 +51,8 @@ class ServiceConfig:
     max_nodes: int = Cluster.max_nodes
     clusters: list[Cluster] = field(default_factory=list)
     environment_build_s: float = 0.0
+    # built environment images, by conda-file content; shared by services (default: in state)
+    image_cache: Path | None = None
     # a node allocation's start-up time, and how long a released node stays allocated
     node_startup_s: float = 0.0
     node_idle_s: float = 0.0
@@ -103,7 +106,8 @@ class LocalService:
         identities = Identities(state, ws.arm_id, config.cluster_identities)
         job_env = {k: v for k, v in environ.items() if k not in SERVICE_ONLY_ENV}
         job_env = without_credentials(job_env)  # a node's credentials come from its identity
-        builds = EnvironmentBuilds(store, config.environment_build_s)
+        images = ImageCache(config.image_cache or state / "images")
+        builds = EnvironmentBuilds(store, images, config.environment_build_s)
         nodes = NodeTimes(config.node_startup_s, config.node_idle_s)
         jobs = JobManager(
             ws, store, stores, faults, state / "work", job_env, identities, builds, nodes,

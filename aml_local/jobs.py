@@ -23,7 +23,7 @@ from azure.core.exceptions import AzureError
 
 from .bindings import DataRef, parse_data_uri, substitute
 from .blobs import BLOB_PROXY_PREFIX, Datastores
-from .builds import EnvironmentBuilds
+from .builds import Build, EnvironmentBuilds
 from .errors import ServiceError, not_found
 from .faults import PREEMPTION_NOTE, FaultInjector
 from .identity import MSI_PATH, Identities
@@ -86,7 +86,7 @@ class JobManager:
         work_root: Path,
         base_env: dict[str, str],
         identities: Identities,
-        builds: EnvironmentBuilds | None = None,
+        builds: EnvironmentBuilds,
         nodes: NodeTimes | None = None,
         step_timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
@@ -101,7 +101,7 @@ class JobManager:
         self._closing = False
         limits = {c.name: c.max_nodes for c in ws.clusters}
         self.scheduler = ClusterScheduler(limits, self._execute, nodes or NodeTimes())
-        self.builds = builds or EnvironmentBuilds(store)
+        self.builds = builds
 
     # -- documents -------------------------------------------------------------------------
     def get(self, name: str) -> dict[str, Any]:
@@ -421,7 +421,8 @@ class JobManager:
         props = self.get(name)["properties"]
         plan = plan_job(name, props, self._code_ref(props.get("codeId")))
         runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name))
-        if not self._image_ready(runner, name, props["environmentId"], stop):
+        build = self._image_ready(runner, name, props["environmentId"], stop)
+        if build is None:
             return
         injected = self.faults.job_failure(name, props.get("tags") or {})
         if injected:
@@ -439,7 +440,7 @@ class JobManager:
         cluster = job_cluster(self.ws, props.get("computeId")).name
         node = self.identities.node_environment(cluster, self.ws.base_url + MSI_PATH)
         job_env = job_storage_environment(self.stores, self.ws, name, props["experimentName"], node)
-        plan.environment = {**self.base_env, **job_env, **plan.environment}
+        plan.environment = {**self._node_environment(build), **job_env, **plan.environment}
         with self._lock:
             self._running.add(name)
         self._set_status(name, "Running")
@@ -484,19 +485,26 @@ class JobManager:
             self._running.discard(name)
         self._enqueue(name, requeued=True)
 
-    def _image_ready(self, runner: JobRunner, name: str, environment_id: str, stop: Stop) -> bool:
-        """Preparing: the environment's image built (once per version). False when the job
+    def _image_ready(
+        self, runner: JobRunner, name: str, environment_id: str, stop: Stop
+    ) -> Build | None:
+        """Preparing: the environment's image built (once per version). None when the job
         ended here: canceled meanwhile (its command never starts), or the build failed."""
         self._set_status(name, "Preparing")
-        build_error = self.builds.ensure(environment_id, stop.event)
+        build = self.builds.ensure(environment_id, stop.event)
         if stop.event.is_set():
             if stop.reason != "shutdown":
                 self._end_early(runner, name, None)
-            return False
-        if build_error:
-            self._end_early(runner, name, {"code": "UserError", "message": build_error})
-            return False
-        return True
+            return None
+        if build.error:
+            self._end_early(runner, name, {"code": "UserError", "message": build.error})
+            return None
+        return build
+
+    def _node_environment(self, build: Build) -> dict[str, str]:
+        """The variables every job on a node starts with: its image's PATH and Python for a
+        built environment; this machine's for an image-only one."""
+        return build.image.job_environment(self.base_env) if build.image else self.base_env
 
     def _end_early(self, runner: JobRunner, name: str, error: dict[str, str] | None) -> None:
         """End a job before its command starts: Failed with `error` (its message in the log
@@ -541,7 +549,8 @@ class JobManager:
         code = self._code_ref(node["task"]["code"].removeprefix("azureml:"))
         plan, settings, items_input = step_plan(name, pipeline, node, code, self.step_timeout_s)
         runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name))
-        if not self._image_ready(runner, name, node["task"]["environment"], stop):
+        build = self._image_ready(runner, name, node["task"]["environment"], stop)
+        if build is None:
             return
         try:
             values = runner.prepare()
@@ -553,7 +562,7 @@ class JobManager:
         node_env = self.identities.node_environment(cluster, self.ws.base_url + MSI_PATH)
         exp = pipeline["experimentName"]
         job_env = job_storage_environment(self.stores, self.ws, name, exp, node_env)
-        env = {**self.base_env, **job_env, **runner.environment(values)}
+        env = {**self._node_environment(build), **job_env, **runner.environment(values)}
         arguments = [substitute(a, values) for a in settings.program_arguments]
         settings = replace(settings, program_arguments=arguments)
         items = items_of(Path(values[("inputs", items_input)]))
@@ -562,7 +571,7 @@ class JobManager:
         self._set_status(name, "Running")
         logs = runner.workdir / "logs"
         step = ParallelStep(
-            settings, items, runner.workdir / "wd", logs, env, stop, runner.sync_outputs
+            settings, items, runner.workdir / "wd", logs, env, stop, build, runner.sync_outputs
         )
         result = step.run()
         if result.stopped != "shutdown":

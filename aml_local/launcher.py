@@ -51,6 +51,8 @@ class AmlService:
     # Clusters besides the default one, NAME:VM_SIZE:MAX_NODES[:low_priority]
     clusters: list[str] = field(default_factory=list)
     environment_build_s: float = 0.0
+    # built environment images: one cache for every service of this checkout (built once)
+    image_cache: Path = ROOT / ".tools" / "aml-local-images"
     node_startup_s: float = 0.0
     node_idle_s: float = 0.0
     step_timeout_s: float | None = None  # None: Azure ML's default (60 s)
@@ -65,6 +67,7 @@ class AmlService:
             "--max-nodes", str(self.max_nodes),
             "--blob-container", self.blob_container,
             "--artifact-container", self.artifact_container,
+            "--image-cache", str(self.image_cache),
         ]  # fmt: skip
         if self.azurite.tls_dir:
             cmd += ["--tls-dir", str(self.azurite.tls_dir)]

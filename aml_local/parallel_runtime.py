@@ -12,7 +12,10 @@ each try fails (a raising or timed-out try: all its items; a short one: the miss
 before their retries are known. Either exceeded (-1: no limit) fails the step. Returned rows
 go to the `append_row_to` output.
 Logs: `logs/job_result.txt`, `logs/user/{stdout,stderr,error,entry_script_log}/<node>/...`,
-`logs/sys/node/<node>/...`.
+`logs/sys/node/<node>/...`. Workers run with the step's image's Python. An image without the
+runtime's own packages (`RUNTIME_PACKAGES`: Azure's docs require azureml-core and
+azureml-dataset-runtime[fuse]; the runtime's driver imports azureml.core) fails the step before
+any mini-batch.
 """
 
 from __future__ import annotations
@@ -30,11 +33,18 @@ from pathlib import Path
 
 from azure.core.exceptions import AzureError
 
+from .builds import Build
 from .runner import Stop, kill_tree
 
 WORKER = Path(__file__).with_name("parallel_worker.py")
 SYNC_EVERY_S = 1.0
 RESULT_FILE = "parallel_run_step.txt"  # append_row_to a folder: the rows' file in it
+# module the runtime imports: the package that provides it
+RUNTIME_PACKAGES = {
+    "azureml.core": "azureml-core",
+    "azureml.dataprep": "azureml-dataset-runtime",
+    "fuse": "azureml-dataset-runtime[fuse] (fusepy)",
+}
 
 
 @dataclass(frozen=True)
@@ -83,9 +93,12 @@ class ParallelStep:
         logs_dir: Path,
         environment: dict[str, str],
         stop: Stop,
+        build: Build,
         sync: Callable[[], None] = lambda: None,
     ) -> None:
         self._sync = sync  # mounted outputs reach storage while the step runs
+        self.build = build  # no image: an image-only environment, run with this machine's
+        self.python = str(build.image.python) if build.image else sys.executable
         self.s, self.code_dir, self.logs, self.env, self.stop = (
             settings,
             code_dir,
@@ -111,6 +124,10 @@ class ParallelStep:
 
     def run(self) -> StepResult:
         self._write_log("job_result.txt", "")
+        missing = self._missing_runtime()
+        if missing:
+            self._write_log("job_result.txt", missing + "\n")
+            return StepResult(failed=missing)
         workers = [
             threading.Thread(target=self._worker, args=(f"node{n:03d}", p), daemon=True)
             for n in range(self.s.instance_count)
@@ -138,6 +155,20 @@ class ParallelStep:
         )
         self._write_log("job_result.txt", summary + "\n")
         return result
+
+    def _missing_runtime(self) -> str:
+        """Why the runtime cannot start in the step's image ("" when it can)."""
+        if self.build.image is None:
+            return ""  # an image-only environment cannot be looked into
+        missing = self.build.image.missing_modules(list(RUNTIME_PACKAGES))
+        if not missing:
+            return ""
+        needs = ", ".join(f"{RUNTIME_PACKAGES[m]} (module {m})" for m in missing)
+        return (
+            f"The parallel runtime could not start: environment {self.build.label} lacks "
+            f"{needs}. A parallel job's environment needs azureml-core and "
+            "azureml-dataset-runtime[fuse] in its conda file's pip section."
+        )
 
     def _threshold_failure(self) -> str:
         s = self.s
@@ -185,7 +216,7 @@ class ParallelStep:
             "AZ_PRS_LOGGING_LEVEL": self.s.logging_level,
         }
         self._write_log(f"sys/node/{node}/{name}.txt", f"{_now()} worker started\n", append=True)
-        command = [sys.executable, str(WORKER), self.s.entry_script, *self.s.program_arguments]
+        command = [self.python, str(WORKER), self.s.entry_script, *self.s.program_arguments]
         return _Process(command, self.code_dir, env)
 
     def _settle(self, node: str, process: int, batch: _Batch, ok: bool, answer: dict) -> None:

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
 TERMINAL = {"Completed", "Failed", "Canceled"}
 READS = str(Path(__file__).resolve().parents[1] / "data" / "sarscov2" / "test_1.fastq.gz")
+IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
+PYTHON = f"python={sys.version_info.major}.{sys.version_info.minor}"
+# What the tests' jobs import (a remote Snakemake job and its storage plugin), and what the
+# parallel runtime needs besides (Azure's docs: azureml-core, azureml-dataset-runtime[fuse]).
+# Every test environment has one of these two pip sections, so each is built once per cache.
+JOB_PIP = [f"snakemake=={installed_version('snakemake')}", "azure-identity", "azure-storage-blob"]
+PARALLEL_PIP = [*JOB_PIP, "azureml-core>=1.60,<2", "azureml-dataset-runtime[fuse]>=1.60,<2"]
 
 
-def ensure_environment(ml: Any, name: str = "genomics", version: str = "1") -> str:
+def conda_file(pip: list[str], *more: str) -> dict:
+    return {"channels": ["conda-forge"], "dependencies": [PYTHON, "pip", *more, {"pip": pip}]}
+
+
+def ensure_environment(
+    ml: Any, name: str | None = None, version: str = "1", parallel: bool = False
+) -> str:
+    """A registered environment with what the tests' jobs need (`parallel`: and what a
+    parallel step's runtime needs; named genomics or genomics-parallel by default)."""
     from azure.ai.ml.entities import Environment
 
-    image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
-    ml.environments.create_or_update(Environment(name=name, version=version, image=image))
+    name = name or ("genomics-parallel" if parallel else "genomics")
+    conda = conda_file(PARALLEL_PIP if parallel else JOB_PIP)
+    ml.environments.create_or_update(
+        Environment(name=name, version=version, image=IMAGE, conda_file=conda)
+    )
     return f"azureml:{name}:{version}"
 
 

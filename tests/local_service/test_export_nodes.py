@@ -71,7 +71,7 @@ def two_nodes(
     code.mkdir(exist_ok=True)
     seen.mkdir(exist_ok=True)
     (code / "entry.py").write_text(ENTRY)
-    env = ensure_environment(ml)
+    env = ensure_environment(ml, parallel=True)
     name = f"nodes-{uuid.uuid4().hex[:8]}"
     spec = {
         "$schema": "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json",

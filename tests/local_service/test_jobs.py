@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+import snakemake_storage_plugin_azureml
 from tests.local_service.helpers import READS, ensure_environment, run_error, shell_job, wait_for
 
 
@@ -176,13 +178,17 @@ JOB_WRITES_WITH_ITS_IDENTITY = (
 STORAGE_SECRET_NAMES = ("KEY", "CONNECTION_STRING", "SAS")
 
 
-def _job_with_identity(service, prefix: str) -> tuple[str, set[str]]:
+def _job_with_identity(service, prefix: str, tmp_path: Path) -> tuple[str, set[str]]:
     """A job that writes to the datastore with the token of its cluster's identity (what the
-    storage plugin does): its name and the names of the variables it saw."""
+    storage plugin does, shipped as the job's code as the bridge ships it): its name and the
+    names of the variables it saw."""
     ml = service.ml_client()
     name = _name(prefix)
+    code = tmp_path / "code"
+    plugin = snakemake_storage_plugin_azureml
+    shutil.copytree(Path(plugin.__file__).parent, code / plugin.__name__)
     job = shell_job(
-        name, 'python3 -c "$SCRIPT"', ensure_environment(ml),
+        name, 'PYTHONPATH=$PWD python3 -c "$SCRIPT"', ensure_environment(ml), code=str(code),
         environment_variables={"SCRIPT": JOB_WRITES_WITH_ITS_IDENTITY},
     )  # fmt: skip
     ml.jobs.create_or_update(job)
@@ -193,16 +199,16 @@ def _job_with_identity(service, prefix: str) -> tuple[str, set[str]]:
     return name, set(seen.split())
 
 
-def test_job_writes_storage_with_its_cluster_identity_and_holds_no_secret(aml_service):
-    _, names = _job_with_identity(aml_service, "identity")
+def test_job_writes_storage_with_its_cluster_identity_and_holds_no_secret(aml_service, tmp_path):
+    _, names = _job_with_identity(aml_service, "identity", tmp_path)
     # set for a system-assigned identity too: Azure ML compute's endpoint wants the client id
     assert {"MSI_ENDPOINT", "MSI_SECRET", "DEFAULT_IDENTITY_CLIENT_ID"} <= names
     assert not [n for n in names if any(s in n for s in STORAGE_SECRET_NAMES)]
 
 
-def test_user_assigned_cluster_identity_needs_and_gets_its_client_id(fresh_aml_service):
+def test_user_assigned_cluster_identity_needs_and_gets_its_client_id(fresh_aml_service, tmp_path):
     service = fresh_aml_service(cluster_identities=["genomics-cluster=user:5e1f-uami"])
-    _, names = _job_with_identity(service, "uami")
+    _, names = _job_with_identity(service, "uami", tmp_path)
     assert "DEFAULT_IDENTITY_CLIENT_ID" in names
 
 

@@ -106,7 +106,7 @@ def _step(ml, name: str):
 
 def test_items_run_in_mini_batches_with_retries_and_rows(aml_service, tmp_path):
     ml = aml_service.ml_client()
-    env = ensure_environment(ml)
+    env = ensure_environment(ml, parallel=True)
     items = ["a.txt", "b.txt", "c.txt", "flaky.txt", "e.txt"]
     name, job = pipeline_job(tmp_path, env, items_folder(aml_service, items))
     ml.jobs.create_or_update(job)
@@ -133,9 +133,8 @@ def test_items_run_in_mini_batches_with_retries_and_rows(aml_service, tmp_path):
 
 def test_item_failing_every_try_fails_step_andpipeline_job(aml_service, tmp_path):
     ml = aml_service.ml_client()
-    name, job = pipeline_job(
-        tmp_path, ensure_environment(ml), items_folder(aml_service, ["a.txt", "bad.txt"])
-    )
+    env = ensure_environment(ml, parallel=True)
+    name, job = pipeline_job(tmp_path, env, items_folder(aml_service, ["a.txt", "bad.txt"]))
     ml.jobs.create_or_update(job)
     assert wait_for(ml, name, timeout_s=120).status == "Failed"
     details = ml.jobs._runs_operations.get_run_details(name)
@@ -155,7 +154,7 @@ def test_run_longer_than_the_default_timeout_is_killed_and_retried(aml_service, 
     ml = aml_service.ml_client()
     name, job = pipeline_job(
         tmp_path,
-        ensure_environment(ml),
+        ensure_environment(ml, parallel=True),
         items_folder(aml_service, ["slow.txt"]),
         retry_settings={"max_retries": 1, "timeout": 1},
         environment_variables={"MARKS": str(tmp_path / "marks"), "SLOW": "30"},
@@ -177,7 +176,7 @@ def test_cancel_reaches_every_worker(aml_service, tmp_path):
     ml = aml_service.ml_client()
     name, job = pipeline_job(
         tmp_path,
-        ensure_environment(ml),
+        ensure_environment(ml, parallel=True),
         items_folder(aml_service, ["slow1.txt", "slow2.txt", "slow3.txt"]),
         environment_variables={"MARKS": str(tmp_path / "marks"), "SLOW": "120"},
     )
@@ -202,7 +201,7 @@ def test_pipeline_needs_the_user_token_and_nodes_within_the_cluster(aml_service,
     from azure.core.exceptions import HttpResponseError
 
     ml = aml_service.ml_client()
-    env = ensure_environment(ml)
+    env = ensure_environment(ml, parallel=True)
     folder = items_folder(aml_service, ["a.txt"])
     name, job = pipeline_job(tmp_path, env, folder, resources={"instance_count": 99})
     with pytest.raises(HttpResponseError, match="instance_count: 99 nodes requested"):
