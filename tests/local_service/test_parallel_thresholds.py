@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from aml_local.builds import Build
 from aml_local.parallel_runtime import ParallelSettings, ParallelStep
 from aml_local.runner import Stop
 
@@ -46,6 +47,7 @@ def run_step(tmp_path: Path, names: list[str], **settings) -> tuple[object, Path
         tmp_path / "logs",
         {"PATH": os.environ["PATH"], "MARKS": str(marks), "PYTHONPATH": sys.path[0]},
         Stop(),
+        Build(),  # an image-only environment: this machine's Python, as the entry script needs
     )
     return step.run(), marks
 

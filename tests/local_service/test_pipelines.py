@@ -225,12 +225,17 @@ def test_retry_timeout_outside_azures_range_is_refused(aml_service, tmp_path, ti
     ml = aml_service.ml_client()
     folder = items_folder(aml_service, ["a.txt"])
     retry = {"max_retries": 1, "timeout": timeout}
-    name, job = pipeline_job(tmp_path, ensure_environment(ml), folder, retry_settings=retry)
+    name, job = pipeline_job(
+        tmp_path, ensure_environment(ml, parallel=True), folder, retry_settings=retry
+    )
     with pytest.raises(HttpResponseError, match=r"retry_settings\.timeout") as refused:
         ml.jobs.create_or_update(job)
     assert refused.value.status_code == 400
     name, job = pipeline_job(
-        tmp_path, ensure_environment(ml), folder, retry_settings={"timeout": 259200}
+        tmp_path,
+        ensure_environment(ml, parallel=True),
+        folder,
+        retry_settings={"timeout": 259200},
     )
     ml.jobs.create_or_update(job)  # the top of the range is accepted
     assert wait_for(ml, name, timeout_s=120).status == "Completed"

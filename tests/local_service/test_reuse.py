@@ -23,7 +23,7 @@ def pipeline(ml, tmp_path: Path, a_items: str, b_items: str, out: str, **setting
     code.mkdir(exist_ok=True)
     seen.mkdir(exist_ok=True)
     (code / "entry.py").write_text(ENTRY)
-    env = ensure_environment(ml)
+    env = ensure_environment(ml, parallel=True)
     name = f"reuse-{uuid.uuid4().hex[:8]}"
     spec = {
         "$schema": "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json",
