@@ -1,5 +1,6 @@
 # The README's two commands: `make demo` runs the workflow on generated demo data, locally;
-# `make test` runs the test suite. Both install what is missing first (scripts/setup.sh).
+# `make test` runs the test suite (two workers, each test file on one: most tests wait on
+# processes and services, so two keep both cores busy). Both install what is missing first (scripts/setup.sh).
 CORES ?= $(shell nproc)
 
 .PHONY: setup demo test lint bench
@@ -14,7 +15,7 @@ demo: setup
 	@echo "MultiQC report: results/qc/multiqc_report.html"
 
 test: setup
-	python3 -m pytest -ra --durations=25
+	python3 -m pytest -ra --durations=25 -n 2 --dist loadfile
 
 lint: setup
 	ruff check .
