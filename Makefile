@@ -1,6 +1,7 @@
 # The README's two commands: `make demo` runs the workflow on generated demo data, locally;
 # `make test` runs the test suite (two workers, each test file on one: most tests wait on
-# processes and services, so two keep both cores busy). Both install what is missing first (scripts/setup.sh).
+# processes and services, so two keep both cores busy). Both install what is missing first
+# (scripts/setup.sh).
 CORES ?= $(shell nproc)
 
 .PHONY: setup demo test lint bench
