@@ -160,9 +160,17 @@ def _wanted(ctx: Context):
         rules = load_rules(ctx.workdir / ctx.args.snakefile, ctx.workdir, config)
     except Exception as e:  # the workflow's own error (sheet, reference, syntax)
         raise UsageError(f"cannot load the workflow: {e}") from None
-    envs = environments(ctx.workdir / "envs", s.base_image, pip)
     names = {r.name for r in rules}
-    comps = [component(r, rule_environment(r, s.base_image, pip), names) for r in rules]
+    comps = []
+    for r in rules:  # a conda file no solver can build: nothing registered, nothing exported
+        try:
+            comps.append(component(r, rule_environment(r, s.base_image, pip), names))
+        except ValueError as e:
+            raise UsageError(f"rule {r.name}: {e}") from None
+    try:
+        envs = environments(ctx.workdir / "envs", s.base_image, pip)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     return envs, comps, rules, envs[-1]
 
 

@@ -9,20 +9,34 @@ inspected: they must contain Snakemake themselves (README). Azure ML builds the 
 the image with the image's own conda, so a `container:` image needs conda in it.
 Built environments get a version derived from their content, so each is registered once and
 reused by every job, run and machine that needs the same content.
+
+Each built environment has a `-parallel` flavour (env-bwa-parallel) for parallel steps (the
+executor's group steps, exported pipeline nodes, registered components): it adds the parallel
+runtime's own packages, which Azure ML's docs require there and command jobs do not need.
+A built conda file is read as conda match specs and PEP 508 requirements (conda_specs): the
+bridge adds python and pip only when the rule's file has none, and a file that no solver can
+build (two specs of one package that cannot both hold, a python Snakemake does not support) is
+refused before anything is registered or submitted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import metadata
 
 import yaml
 
 from aml_bridge.names import azure_name
+from conda_specs import conda_problems, conda_specs, spec_meets
 
 PYTHON = "python=3.11"
+# What the parallel runtime itself imports (Azure ML docs, batch endpoints: "azureml-core and
+# azureml-dataset-runtime[fuse] are required"; every parallel job of Azure/azureml-examples).
+PARALLEL_RUNTIME = ("azureml-core>=1.60,<2", "azureml-dataset-runtime[fuse]>=1.60,<2")
+PARALLEL_SUFFIX = "-parallel"
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,7 @@ class EnvironmentSpec:
     version: str | None = None
     image: str | None = None
     conda: dict | None = None
+    parallel: bool = False  # for a parallel step (carries PARALLEL_RUNTIME when built)
 
     @property
     def registered_id(self) -> str:
@@ -66,19 +81,47 @@ def remote_requirements(snakemake_version: str, extra: list[str]) -> list[str]:
 
 
 def with_remote_requirements(conda: dict, pip: list[str]) -> dict:
-    """The conda environment plus python, pip and the remote job's pip requirements."""
+    """The conda environment plus python and pip (each only when the file has no spec of it)
+    and the remote job's pip requirements."""
     deps = list(conda.get("dependencies") or [])
-    names = {re.split(r"[=<>! ]", d, maxsplit=1)[0] for d in deps if isinstance(d, str)}
-    if "python" not in names:
+    present = conda_specs(conda)
+    if "python" not in present:
         deps.append(PYTHON)
-    if "pip" not in names:
+    if "pip" not in present:
         deps.append("pip")
     pip_entry = next((d for d in deps if isinstance(d, dict) and "pip" in d), None)
     if pip_entry is None:
         deps.append({"pip": list(pip)})
     else:
-        deps[deps.index(pip_entry)] = {"pip": [*pip_entry["pip"], *pip]}
+        deps[deps.index(pip_entry)] = {"pip": [*(pip_entry["pip"] or []), *pip]}
     return {**conda, "dependencies": deps}
+
+
+@cache
+def snakemake_python() -> tuple[str, str]:
+    """(version, Requires-Python) of the Snakemake running here, the one remote jobs install."""
+    meta = metadata("snakemake")
+    return meta["Version"], meta["Requires-Python"] or ""
+
+
+def build_problems(conda: dict, label: str) -> list[str]:
+    """Why no solver can build a conda file the bridge made (conda_specs.conda_problems), or a
+    python pin the remote Snakemake does not support."""
+    version, supported = snakemake_python()
+    pins = conda_specs(conda).get("python", [])
+    outside = [p for p in pins if supported and not spec_meets(p, supported)]
+    return conda_problems(conda, label) + [
+        f"{label}: {p!r} allows no python snakemake {version} supports "
+        f"(Requires-Python {supported})"
+        for p in outside
+    ]
+
+
+def _buildable(conda: dict, label: str) -> dict:
+    problems = build_problems(conda, label)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return conda
 
 
 def parse_conda_file(text: str, path: str) -> dict:
@@ -104,12 +147,14 @@ def environment_name(stem: str) -> str:
     return azure_name(f"env-{stem}", "env")
 
 
-def built(stem: str, image: str, conda: dict | None) -> EnvironmentSpec:
+def built(stem: str, image: str, conda: dict | None, parallel: bool = False) -> EnvironmentSpec:
+    """parallel: the `-parallel` flavour (its conda file already carries PARALLEL_RUNTIME)."""
     return EnvironmentSpec(
-        name=environment_name(stem),
+        name=environment_name(stem + (PARALLEL_SUFFIX if parallel else "")),
         version=content_version(image, conda),
         image=image,
         conda=conda,
+        parallel=parallel,
     )
 
 
@@ -121,27 +166,36 @@ def choose_environment(
     default_environment: str | None,
     base_image: str,
     pip: list[str],
+    parallel: bool = False,
 ) -> EnvironmentSpec:
-    """The job's environment by the order in the module docstring.
+    """The job's environment by the order in the module docstring; ValueError when a built one
+    cannot be built (build_problems).
 
     conda_file is (path, text). pip: the remote job's requirements (see remote_requirements).
+    parallel: for a parallel step, which needs the parallel runtime's packages too. A
+    registered environment cannot be inspected: it must hold them itself (README).
     """
+    if parallel:
+        pip = [*pip, *PARALLEL_RUNTIME]
     if aml_environment:
         ref = (
             aml_environment
             if aml_environment.startswith("azureml:")
             else f"azureml:{aml_environment}"
         )
-        return EnvironmentSpec(reference=ref)
+        return EnvironmentSpec(reference=ref, parallel=parallel)
     if container_image:
         image = container_image.removeprefix("docker://")
-        conda = with_remote_requirements({"dependencies": []}, pip)
-        return built(image.rsplit("/", 1)[-1].split(":")[0], image, conda)
+        label = f"environment on image {image} (pip: --aml-remote-pip)"
+        conda = _buildable(with_remote_requirements({"dependencies": []}, pip), label)
+        return built(image.rsplit("/", 1)[-1].split(":")[0], image, conda, parallel)
     if conda_file:
         path, text = conda_file
         conda = with_remote_requirements(parse_conda_file(text, path), pip)
         stem = path.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
-        return built(stem, base_image, conda)
+        return built(stem, base_image, _buildable(conda, f"conda file {path}"), parallel)
     if default_environment:
-        return EnvironmentSpec(reference=default_environment)
-    return built("runtime", base_image, with_remote_requirements({"dependencies": []}, pip))
+        return EnvironmentSpec(reference=default_environment, parallel=parallel)
+    label = "runtime environment (pip: --aml-remote-pip)"
+    conda = _buildable(with_remote_requirements({"dependencies": []}, pip), label)
+    return built("runtime", base_image, conda, parallel)

@@ -24,6 +24,7 @@ from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 from aml_bridge import settings as aml_settings
 from aml_bridge.client import AmlClient, JobState
 from aml_bridge.clusters import Cluster, parse_instance_table, without_identity
+from aml_bridge.environment_check import environment_problems
 from aml_bridge.environments import remote_requirements
 from aml_bridge.export_jobs import JobRecorder
 from aml_bridge.group_files import GroupFiles, group_root
@@ -66,6 +67,8 @@ class Executor(RemoteExecutor):
         self.settings: aml_settings.ExecutorSettings = self.workflow.executor_settings
         aml_settings.validate(self.settings)
         s = self.settings
+        pip = remote_requirements(version("snakemake"), s.remote_pip or [])
+        self._check_environments(pip)  # before anything is uploaded, registered or submitted
         resumed = None if s.run_id or s.spec_dir or s.export_jobs else unfinished_run()
         self.run_id = s.run_id or resumed or uuid.uuid4().hex[:8]
         self.adopting = bool(s.run_id or resumed)  # jobs found by name are not submitted again
@@ -83,7 +86,7 @@ class Executor(RemoteExecutor):
             experiment=experiment,
             compute=aml_settings.default_compute(s),
             base_image=s.base_image,
-            pip=remote_requirements(version("snakemake"), s.remote_pip or []),
+            pip=pip,
             clusters=clusters,
             default_environment=s.environment,
             instance_type=s.instance_type,
@@ -116,6 +119,15 @@ class Executor(RemoteExecutor):
             + (f", writing specs to {s.spec_dir} instead of submitting" if s.spec_dir else "")
             + (f"; resuming unfinished run {resumed}: its jobs are adopted" if resumed else "")
         )
+
+    def _check_environments(self, pip: list[str]) -> None:
+        """A rule's conda file that no solver can build fails the run here (environment_check)."""
+        problems = environment_problems(
+            list(self.workflow.rules), Path(self.workflow.workdir_init),
+            base_image=self.settings.base_image, pip=pip, default=self.settings.environment,
+        )  # fmt: skip
+        if problems:
+            raise WorkflowError("aml: " + "\naml: ".join(problems))
 
     def _read_clusters(self) -> tuple[Cluster, ...]:
         """The run's clusters and their sizes, read once; a missing one fails the run here.

@@ -55,7 +55,8 @@ def _text(resource: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _conda(rule: Any, workdir: Path) -> tuple[str, str] | None:
+def conda_file(rule: Any, workdir: Path) -> tuple[str, str] | None:
+    """(path relative to workdir, text) of the rule's conda file."""
     spec = rule.conda_env
     if spec is None:
         return None
@@ -111,7 +112,7 @@ def rule_facts(rule: Any, workdir: Path, upstream: set[str]) -> RuleFacts | None
     return RuleFacts(
         name=rule.name,
         command=rule.shellcmd.strip(),
-        conda_file=_conda(rule, workdir),
+        conda_file=conda_file(rule, workdir),
         threads=_fixed(res.get("_cores")),
         mem_mb=_fixed(res.get("mem_mb")),
         runtime=_fixed(res.get("runtime")),

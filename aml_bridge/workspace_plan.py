@@ -11,7 +11,8 @@ those of the executor's group steps (aml_bridge.specs.pipeline), so a group's pi
 run the registered component too.
 
 The environments are exactly those the executor builds for the rules' conda files (same name,
-same content, same version), so jobs run on what `aml-genomics setup` registered.
+same content, same version), in both flavours (command jobs; parallel steps, which components
+are), so jobs run on what `aml-genomics setup` registered.
 """
 
 from __future__ import annotations
@@ -75,29 +76,29 @@ class ComponentWanted:
 
 
 def environments(env_dir: Path, base_image: str, pip: list[str]) -> list[EnvironmentSpec]:
-    """One built environment per envs/*.yaml, plus the runtime one (rules without conda file)."""
-    specs = [
+    """Both flavours of one built environment per envs/*.yaml and of the runtime one (rules
+    without conda file); the last is the runtime's command flavour (the probe job's)."""
+    files = [(f"envs/{path.name}", path.read_text()) for path in sorted(env_dir.glob("*.yaml"))]
+    return [
         choose_environment(
             aml_environment=None,
             container_image=None,
-            conda_file=(f"envs/{path.name}", path.read_text()),
+            conda_file=conda_file,
             default_environment=None,
             base_image=base_image,
             pip=pip,
+            parallel=parallel,
         )  # fmt: skip
-        for path in sorted(env_dir.glob("*.yaml"))
+        for conda_file in [*files, None]
+        for parallel in (True, False)
     ]
-    runtime = choose_environment(
-        aml_environment=None, container_image=None, conda_file=None, default_environment=None,
-        base_image=base_image, pip=pip,
-    )  # fmt: skip
-    return [*specs, runtime]
 
 
 def rule_environment(rule: RuleFacts, base_image: str, pip: list[str]) -> EnvironmentSpec:
+    """The environment of the rule's component: a parallel step's."""
     return choose_environment(
-        aml_environment=rule.aml_environment, container_image=None,
-        conda_file=rule.conda_file, default_environment=None, base_image=base_image, pip=pip,
+        aml_environment=rule.aml_environment, container_image=None, conda_file=rule.conda_file,
+        default_environment=None, base_image=base_image, pip=pip, parallel=True,
     )  # fmt: skip
 
 

@@ -153,8 +153,9 @@ def placement(run: RunContext, facts: JobFacts) -> tuple[str | None, str | None]
     return choose_cluster(run.clusters, facts.threads, mem_mb, facts.label, pinned).name, None
 
 
-def job_environment(run: RunContext, facts: JobFacts) -> EnvironmentSpec:
-    """The Azure ML environment of a job; ValueError naming the job."""
+def job_environment(run: RunContext, facts: JobFacts, parallel: bool = False) -> EnvironmentSpec:
+    """The Azure ML environment of a job (parallel: of a parallel step); ValueError naming the
+    job."""
     try:
         return choose_environment(
             aml_environment=_string_resource(facts, "aml_environment"),
@@ -163,6 +164,7 @@ def job_environment(run: RunContext, facts: JobFacts) -> EnvironmentSpec:
             default_environment=run.default_environment,
             base_image=run.base_image,
             pip=run.pip,
+            parallel=parallel,
         )
     except ValueError as e:
         raise ValueError(f"{facts.label}: {e}") from e

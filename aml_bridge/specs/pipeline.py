@@ -214,7 +214,7 @@ def build_pipeline_spec(
         experiment=run.experiment,
         tags={**job_tags(run, group), GROUP_TAG: shorten(groupid, TAG_VALUE_MAX)},
         compute=compute,
-        environment=job_environment(run, group),
+        environment=job_environment(run, group, parallel=True),
         env_vars=dict(run.env_vars),
         members=members,
         folder=f"{run.group_root.rstrip('/')}/{name}/",
