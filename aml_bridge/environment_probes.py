@@ -47,9 +47,8 @@ class ProbeTarget:
     @property
     def check(self) -> str:
         kind = "parallel step" if self.parallel else "command job"
-        return (
-            f"probe {self.environment.name}:{self.environment.version} ({kind} on {self.cluster})"
-        )
+        env = self.environment.registered_id.removeprefix("azureml:")
+        return f"probe {env} ({kind} on {self.cluster})"
 
     def tools(self) -> list[str]:
         """The environment's tools with a version command, from its conda file."""
