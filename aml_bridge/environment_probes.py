@@ -16,9 +16,10 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from conda_specs import dependency_names
+from packaging.requirements import InvalidRequirement, Requirement
 
 from aml_bridge.environments import EnvironmentSpec
+from conda_specs import conda_specs, pip_requirements
 
 PROBE_MARK = "PROBE "
 # tool → a command that prints its version and exits 0 (bwa prints it in its usage, exit 1)
@@ -52,7 +53,8 @@ class ProbeTarget:
 
     def tools(self) -> list[str]:
         """The environment's tools with a version command, from its conda file."""
-        names = dependency_names(self.environment.conda or {})
+        conda = self.environment.conda or {}
+        names = set(conda_specs(conda)) | set(_pip_names(pip_requirements(conda)))
         return [t for t in VERSION_COMMANDS if t in names]
 
 
@@ -152,6 +154,16 @@ def fix(target: ProbeTarget, outcome: ProbeOutcome) -> str:
             "azureml-dataset-runtime[fuse] in its environment"
         )
     return f"fix {target.label} (rules {rules}), then `aml-genomics setup` and check again"
+
+
+def _pip_names(entries: list[str]) -> list[str]:
+    names = []
+    for entry in entries:
+        try:
+            names.append(Requirement(entry).name.lower())
+        except InvalidRequirement:  # options and references: no tool name to probe
+            continue
+    return names
 
 
 def _version(detail: str) -> str:
