@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(setup)
     setup.add_argument("--dry-run", "-n", action="store_true", help="Print the plan only.")
     setup.add_argument(
+        "--build", action="store_true",
+        help="Then start one probe job per environment version and cluster without waiting: "
+        "Azure ML builds each image now, not at the run's first job; `check` shows each result.",
+    )  # fmt: skip
+    setup.add_argument(
         "--vm-size",
         help="VM size of new clusters without --cluster (default Standard_D8s_v3: 8 cores, "
         "bwa_mem asks for 8 threads); an existing cluster keeps its size.",
@@ -216,8 +221,13 @@ def cmd_setup(ctx: Context, out) -> int:
     steps = plan(admin, clusters, envs, comps)
     changes = [s for s in steps if s.action in (CREATE, UPDATE)]
     conflicts = [s for s in steps if s.action == CONFLICT]
+    builds = []
     if not ctx.args.dry_run and not conflicts:
         apply(admin, steps)
+        if ctx.args.build:
+            from aml_bridge.workspace_check import start_builds
+
+            builds = start_builds(admin, _check_inputs(ctx))
     grants = []
     if not ctx.args.dry_run:
         account = getattr(admin.workspace(), "storage_account", None) or "<storage account id>"
@@ -229,6 +239,7 @@ def cmd_setup(ctx: Context, out) -> int:
         doc = {
             "dry_run": ctx.args.dry_run, "changed": bool(changes) and not ctx.args.dry_run
             and not conflicts, "steps": [s.as_dict() for s in steps], "role_assignments": grants,
+            "builds": [{"check": t.check, "rules": list(t.rules), "job": job} for t, job in builds],
         }  # fmt: skip
         print(json.dumps(doc, indent=2), file=out)
     else:
@@ -246,6 +257,11 @@ def cmd_setup(ctx: Context, out) -> int:
             print(f"\n{len(changes)} change(s) planned (dry run: nothing changed).", file=out)
         else:
             print(f"\n{len(changes)} change(s) made.", file=out)
+        if builds:
+            print(f"\nStarted {len(builds)} image build(s) (probe jobs; `aml-genomics check` "
+                  "shows each result):", file=out)  # fmt: skip
+            for target, job in builds:
+                print(f"  {target.check}: job {job}", file=out)
         if grants:
             print(
                 "\nIf you may not assign roles yourself, ask an owner of the storage account "
@@ -257,17 +273,37 @@ def cmd_setup(ctx: Context, out) -> int:
     return FAILED if conflicts else OK
 
 
-def cmd_check(ctx: Context, out) -> int:
+def _check_inputs(ctx: Context, probe: bool = True):
     from aml_bridge.settings import cluster_names
-    from aml_bridge.workspace_check import CheckInputs, run_checks
+    from aml_bridge.workspace_check import CheckInputs
+    from aml_bridge.workspace_plan import rule_environment
     from snakemake_storage_plugin_azureml.query import parse_query
 
-    envs, comps, rules, runtime = _wanted(ctx)
-    inputs = CheckInputs(
-        cluster_names=cluster_names(ctx.settings), datastore=parse_query(ctx.prefix).datastore,
-        prefix=ctx.prefix, rules=rules, environments=envs, components=comps, runtime=runtime,
-        probe_timeout_s=ctx.args.probe_timeout, probe=not ctx.args.no_probe,
+    envs, comps, rules, _ = _wanted(ctx)
+    s = ctx.settings
+    pip = remote_requirements(version("snakemake"), s.remote_pip or [])
+    uses = [
+        (r.name, rule_environment(r, s.base_image, pip, parallel=parallel), _env_label(r))
+        for r in rules
+        for parallel in (False, True)
+    ]
+    return CheckInputs(
+        cluster_names=cluster_names(s), datastore=parse_query(ctx.prefix).datastore,
+        prefix=ctx.prefix, rules=rules, environments=envs, components=comps, uses=uses,
+        probe_timeout_s=getattr(ctx.args, "probe_timeout", 900.0), probe=probe,
     )  # fmt: skip
+
+
+def _env_label(rule) -> str:
+    if rule.aml_environment:
+        return f"environment {rule.aml_environment}"
+    return f"conda file {rule.conda_file[0]}" if rule.conda_file else "the runtime environment"
+
+
+def cmd_check(ctx: Context, out) -> int:
+    from aml_bridge.workspace_check import run_checks
+
+    inputs = _check_inputs(ctx, probe=not ctx.args.no_probe)
     rows = []
     for row in run_checks(_admin(ctx), inputs):
         rows.append(row)

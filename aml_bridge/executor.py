@@ -7,7 +7,6 @@ job is reported as submitted at once and the status rounds pick up the submissio
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +26,7 @@ from aml_bridge.clusters import Cluster, parse_instance_table, without_identity
 from aml_bridge.environment_check import environment_problems
 from aml_bridge.environments import remote_requirements
 from aml_bridge.export_jobs import JobRecorder
-from aml_bridge.group_files import GroupFiles, group_root
+from aml_bridge.group_files import GroupFiles, group_root, member_code
 from aml_bridge.job_ends import JobEnds
 from aml_bridge.job_env import job_env_vars
 from aml_bridge.job_facts import independent_group, job_facts
@@ -40,7 +39,6 @@ from aml_bridge.run_state import finished_run, remember_run, unfinished_run
 from aml_bridge.specs.command import CommandJobSpec, build_spec
 from aml_bridge.specs.common import JobFacts, RunContext
 from aml_bridge.specs.pipeline import (
-    ENTRY_SCRIPT,
     PipelineJobSpec,
     build_pipeline_spec,
     members_of,
@@ -267,18 +265,11 @@ class Executor(RemoteExecutor):
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(spec, PipelineJobSpec):  # runnable as written: code beside it, items up
             self.group_files.upload_manifests(spec)
-            body = spec.to_yaml(self._member_code(folder).name)
+            body = spec.to_yaml(member_code(folder).name)
         else:
             body = spec.to_yaml()
         path.write_text(yaml.safe_dump(body, sort_keys=False))
         return path
-
-    def _member_code(self, folder: Path) -> Path:
-        """The parallel step's code folder (the entry script alone) under `folder`."""
-        code = folder / "member_code"
-        code.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(Path(__file__).with_name(ENTRY_SCRIPT), code / ENTRY_SCRIPT)
-        return code
 
     def _submit(self, spec: CommandJobSpec | PipelineJobSpec) -> JobState:
         """Adopt the job when a restarted run (same run id) already submitted it."""
@@ -288,7 +279,7 @@ class Executor(RemoteExecutor):
         self.client.ensure_environment(spec.environment)
         if isinstance(spec, PipelineJobSpec):
             self.group_files.upload_manifests(spec)
-            code = self._member_code(Path(".snakemake/aml")).resolve()
+            code = member_code(Path(".snakemake/aml")).resolve()
             return self.client.submit(spec.to_yaml(str(code), inline_environment=False))
         return self.client.submit(spec.to_yaml(inline_environment=False))
 

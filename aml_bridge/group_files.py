@@ -4,17 +4,26 @@ read when it ends. Through the azureml storage plugin's datastore, like the plug
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aml_bridge.specs.pipeline import Member, PipelineJobSpec
+from aml_bridge.specs.pipeline import ENTRY_SCRIPT, Member, PipelineJobSpec
 from snakemake_storage_plugin_azureml.query import parse_query
 
 if TYPE_CHECKING:
     from snakemake_storage_plugin_azureml.blobstore import Datastore
 
 GROUPS = ".snakemake/aml/groups"
+
+
+def member_code(folder: Path) -> Path:
+    """A parallel step's code folder (the entry script alone) under `folder`."""
+    code = folder / "member_code"
+    code.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(__file__).with_name(ENTRY_SCRIPT), code / ENTRY_SCRIPT)
+    return code
 
 
 def group_root(prefix: str) -> str:

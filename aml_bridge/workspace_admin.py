@@ -8,7 +8,6 @@ components, data assets, probe jobs), run by a person before or between workflow
 from __future__ import annotations
 
 import io
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,8 +19,9 @@ import yaml
 
 from aml_bridge.client import AmlClient, sdk_job
 from aml_bridge.environments import EnvironmentSpec
+from aml_bridge.group_files import member_code
 from aml_bridge.retry import call_with_retries
-from aml_bridge.workspace_plan import ENTRY_PATH, ClusterWanted, ComponentWanted
+from aml_bridge.workspace_plan import ClusterWanted, ComponentWanted
 
 TIERS = {"dedicated": "dedicated", "low_priority": "low_priority", "lowpriority": "low_priority"}
 
@@ -43,6 +43,7 @@ class ProbeResult:
     status: str
     start_s: float | None  # from submission to the node running the command
     output: str
+    error: str = ""  # Azure ML's error of a job that did not complete
 
 
 class WorkspaceAdmin:
@@ -103,9 +104,7 @@ class WorkspaceAdmin:
         from azure.ai.ml import load_component
 
         with tempfile.TemporaryDirectory() as tmp:
-            code = Path(tmp, "member_code")
-            code.mkdir()
-            shutil.copyfile(ENTRY_PATH, code / ENTRY_PATH.name)
+            code = member_code(Path(tmp))
             spec = {**wanted.spec, "task": {**wanted.spec["task"], "code": str(code)}}
             entity = load_component(source=io.StringIO(yaml.safe_dump(spec, sort_keys=False)))
             self._call(lambda: self.ml.components.create_or_update(entity))
@@ -125,27 +124,45 @@ class WorkspaceAdmin:
             return self._call(lambda: self.ml.data.get(name, label="latest"))
         return self._call(lambda: self.ml.data.get(name, version=version))
 
-    def run_probe(self, spec: dict[str, Any], timeout_s: float) -> ProbeResult:
-        """Submit the probe job, wait for it to end; its status, node start time and output."""
-        job = self._call(lambda: self.ml.jobs.create_or_update(sdk_job(spec)))
-        submitted, started = time.monotonic(), None
-        deadline = submitted + timeout_s
-        status = ""
-        while status not in ("Completed", "Failed", "Canceled"):
-            if time.monotonic() > deadline:
-                self.client.cancel(job.name)
-                return ProbeResult("TimedOut", None, f"no result within {timeout_s:.0f} s")
-            time.sleep(1)
-            state = self.client.get(job.name)
-            status = state.status if state else ""
+    def submit_probe(self, spec: dict[str, Any]) -> str:
+        """Submit a probe job (command or pipeline YAML); its name."""
+        return self._call(lambda: self.ml.jobs.create_or_update(sdk_job(spec))).name
+
+    def wait_probes(self, names: list[str], timeout_s: float) -> dict[str, ProbeResult]:
+        """Wait for every probe job to end (one deadline for all: they run at once); each one's
+        status, node start time and output (a command job's log; a pipeline's is read by the
+        caller from its step's member log) with Azure ML's error for a failed one."""
+        deadline = time.monotonic() + timeout_s
+        results: dict[str, ProbeResult] = {}
+        pending = list(names)
+        while pending:
+            for name in list(pending):
+                state = self.client.get(name)
+                if state and state.status in ("Completed", "Failed", "Canceled"):
+                    results[name] = self._probe_result(name, state.status)
+                    pending.remove(name)
+            if pending and time.monotonic() > deadline:
+                for name in pending:
+                    self.client.cancel(name)
+                    results[name] = ProbeResult("TimedOut", None, "",
+                                                f"no result within {timeout_s:.0f} s")  # fmt: skip
+                break
+            if pending:
+                time.sleep(1)
+        return results
+
+    def _probe_result(self, name: str, status: str) -> ProbeResult:
         # creation time from the job, start time from its run details (the executor's source)
-        details = self._call(lambda: self.ml.jobs._runs_operations.get_run_details(job.name))
+        job = self._call(lambda: self.ml.jobs.get(name))
+        details = self._call(lambda: self.ml.jobs._runs_operations.get_run_details(name))
         created = getattr(job.creation_context, "created_at", None)
         start = getattr(details, "start_time_utc", None)
-        if created and start:
-            started = max(0.0, (start - created).total_seconds())
-        log = self._log(job.name)
-        return ProbeResult(status, started, log)
+        started = max(0.0, (start - created).total_seconds()) if created and start else None
+        errors = [] if status == "Completed" else [self.client.run_end(name).message or ""]
+        if job.type == "pipeline" and status != "Completed":
+            errors += self.client.step_errors(name)
+        log = self._log(name) if job.type != "pipeline" else ""
+        return ProbeResult(status, started, log, " ".join(e for e in errors if e))
 
     def _log(self, name: str) -> str:
         with tempfile.TemporaryDirectory() as tmp:

@@ -6,17 +6,23 @@ on a cluster that exists, with the runtime environment registered.
 
 from __future__ import annotations
 
+import shlex
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aml_bridge.clusters import Cluster, choose_cluster
+from aml_bridge.environment_probes import ProbeTarget, fix, judge, probe_script, probe_targets
 from aml_bridge.environments import EnvironmentSpec
+from aml_bridge.group_files import GroupFiles, member_code
 from aml_bridge.job_storage import DATASTORES_ENV
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
 from aml_bridge.specs.command import SCHEMA
-from aml_bridge.specs.common import PLUGIN_INPUT, PLUGIN_PATH_EXPORT
+from aml_bridge.specs.common import PLUGIN_INPUT, PLUGIN_PATH_EXPORT, JobFacts
+from aml_bridge.specs.pipeline import Member, PipelineJobSpec
 from aml_bridge.workflow_rules import RuleFacts
 from aml_bridge.workspace_admin import WorkspaceAdmin
 from aml_bridge.workspace_plan import ComponentWanted
@@ -46,7 +52,8 @@ class CheckInputs:
     rules: list[RuleFacts]
     environments: list[EnvironmentSpec]
     components: list[ComponentWanted]
-    runtime: EnvironmentSpec  # the probe job's environment
+    # (rule, environment, conda file or what the environment is): what each probe runs in
+    uses: list[tuple[str, EnvironmentSpec, str]]
     probe_timeout_s: float = 900.0
     probe: bool = True
 
@@ -80,10 +87,11 @@ def run_checks(admin: WorkspaceAdmin, inputs: CheckInputs) -> Iterator[Row]:
     found = {name: admin.cluster(name) for name in inputs.cluster_names}
     yield from _cluster_rows(admin, inputs, found, storage_account)
     datastore = yield from _datastore_row(inputs, storage_account)
-    runtime_ok = True
+    registered = set()
     for env in inputs.environments:
         ok = admin.has_environment(env)
-        runtime_ok &= ok or env != inputs.runtime
+        if ok:
+            registered.add(env.registered_id)
         yield Row(f"environment {env.name}:{env.version}", ok, "registered" if ok else "missing",
                   "" if ok else SETUP)  # fmt: skip
     for comp in inputs.components:
@@ -92,13 +100,94 @@ def run_checks(admin: WorkspaceAdmin, inputs: CheckInputs) -> Iterator[Row]:
                   "" if ok else SETUP)  # fmt: skip
     if not inputs.probe:
         return
-    for name, cluster in found.items():
-        check = f"probe job on {name}"
-        if cluster is None or datastore is None or not runtime_ok:
-            why = "cluster missing" if cluster is None else "datastore or runtime environment"
-            yield Row(check, False, f"not run: {why} not ready", "fix the rows above")
+    targets = _targets(admin, inputs, found)
+    if targets is None or datastore is None:
+        yield Row("probe jobs", False, "not run: clusters or datastore not ready",
+                  "fix the rows above")  # fmt: skip
+        return
+    runnable = [t for t in targets if t.environment.registered_id in registered]
+    for t in targets:
+        if t not in runnable:
+            yield Row(t.check, False, "not run: environment not registered", SETUP)
+    started = start_probes(admin, inputs, datastore, runnable)
+    results = admin.wait_probes([job for _, job, _ in started], inputs.probe_timeout_s)
+    for target, job, spec in started:
+        yield _probe_row(target, results[job], spec, datastore)
+
+
+def start_builds(admin: WorkspaceAdmin, inputs: CheckInputs) -> list[tuple[ProbeTarget, str]]:
+    """`setup --build`: submit the probes without waiting for them, so Azure ML builds every
+    environment's image before the first run needs it; (target, probe job) each."""
+    from snakemake_storage_plugin_azureml.probe import open_datastore
+
+    found = {name: admin.cluster(name) for name in inputs.cluster_names}
+    targets = _targets(admin, inputs, found)
+    if not targets:
+        return []
+    started = start_probes(admin, inputs, open_datastore(inputs.datastore), targets)
+    return [(target, job) for target, job, _ in started]
+
+
+def _targets(admin: WorkspaceAdmin, inputs: CheckInputs, found: dict) -> list[ProbeTarget] | None:
+    """The probes the rules need (None when a cluster is missing or no rule fits)."""
+    if any(c is None for c in found.values()):
+        return None
+    try:
+        where = placements(inputs.rules, admin.client.clusters(list(found)))
+    except ValueError:
+        return None
+    return probe_targets(inputs.uses, where)
+
+
+def start_probes(
+    admin: WorkspaceAdmin, inputs: CheckInputs, datastore, targets: list[ProbeTarget]
+) -> list[tuple[ProbeTarget, str, PipelineJobSpec | None]]:
+    """Submit every probe at once (each also starts its environment's image build): target,
+    job name and, for a parallel probe, its step spec (where its member log lands)."""
+    bundle = plugin_bundle(inputs.prefix, package_files())
+    publish(bundle, datastore)
+    env_vars = {DATASTORES_ENV: f"{inputs.datastore}={datastore.target.container_url}"}
+    started = []
+    for target in targets:
+        name = f"probe-{uuid.uuid4().hex[:12]}"
+        script = probe_script(target, inputs.datastore, f"{PROBE_PATH}/{target.cluster}")
+        if target.parallel:
+            step = _parallel_probe(inputs, target, name, script, bundle.uri, env_vars)
+            GroupFiles(lambda _name: datastore).upload_manifests(step)
+            with tempfile.TemporaryDirectory() as tmp:
+                code = member_code(Path(tmp))
+                started.append((target, admin.submit_probe(step.to_yaml(str(code), False)), step))
             continue
-        yield _probe_row(admin, inputs, name, datastore, storage_account, cluster.principal_id)
+        spec = {
+            "$schema": SCHEMA,
+            "type": "command",
+            "name": name,
+            "display_name": f"aml-genomics check: {target.environment.name}",
+            "experiment_name": PROBE_EXPERIMENT,
+            "compute": f"azureml:{target.cluster}",
+            "environment": target.environment.registered_id,
+            "command": PLUGIN_PATH_EXPORT + "bash -c " + shlex.quote(script),
+            "inputs": {
+                PLUGIN_INPUT: {"type": "uri_folder", "path": bundle.uri, "mode": "ro_mount"}
+            },
+            "environment_variables": env_vars,
+            "limits": {"timeout": int(inputs.probe_timeout_s)},
+        }
+        started.append((target, admin.submit_probe(spec), None))
+    return started
+
+
+def _parallel_probe(inputs, target, name, script, bundle_uri, env_vars) -> PipelineJobSpec:
+    """One item through the parallel runtime, as a group step runs a member."""
+    facts = JobFacts("aml_genomics_probe", {}, 1, 1, {}, (), script)
+    return PipelineJobSpec(
+        name=name, display_name=f"aml-genomics check: {target.environment.name}",
+        experiment=PROBE_EXPERIMENT, tags={}, compute=target.cluster,
+        environment=target.environment, env_vars=env_vars, members=(Member("probe", facts),),
+        folder=f"{inputs.prefix.rstrip('/')}/{PROBE_PATH}/{name}/", instance_count=1,
+        max_concurrency_per_instance=1, max_retries=0, timeout_s=int(inputs.probe_timeout_s),
+        plugin_bundle=bundle_uri,
+    )  # fmt: skip
 
 
 def _cluster_rows(admin, inputs, found, storage_account) -> Iterator[Row]:
@@ -150,42 +239,19 @@ def _datastore_row(inputs: CheckInputs, storage_account: str):
     return datastore
 
 
-def _probe_row(admin, inputs, cluster, datastore, storage_account, principal) -> Row:
-    bundle = plugin_bundle(inputs.prefix, package_files())
-    publish(bundle, datastore)
-    spec = {
-        "$schema": SCHEMA,
-        "type": "command",
-        "name": f"probe-{cluster}-{uuid.uuid4().hex[:8]}",
-        "display_name": f"aml-genomics check: storage from {cluster}",
-        "experiment_name": PROBE_EXPERIMENT,
-        "compute": f"azureml:{cluster}",
-        "environment": inputs.runtime.registered_id,
-        "command": PLUGIN_PATH_EXPORT + "python -m snakemake_storage_plugin_azureml.probe "
-        f"{inputs.datastore} {PROBE_PATH}/{cluster}",
-        "inputs": {PLUGIN_INPUT: {"type": "uri_folder", "path": bundle.uri, "mode": "ro_mount"}},
-        "environment_variables": {
-            DATASTORES_ENV: f"{inputs.datastore}={datastore.target.container_url}"
-        },
-        "limits": {"timeout": int(inputs.probe_timeout_s)},
-    }
-    result = admin.run_probe(spec, inputs.probe_timeout_s)
-    check = f"probe job on {cluster}"
-    started = f"node started after {result.start_s:.0f} s" if result.start_s is not None else ""
-    if result.status == "Completed":
-        return Row(
-            check, True, f"read and wrote {inputs.datastore} as the cluster identity; {started}"
-        )
-    reason = _probe_error(result.output) or result.status
-    return Row(check, False, f"{result.status}: {reason}",
-               role_assignment(principal or "<cluster principal id>", storage_account))  # fmt: skip
-
-
-def _probe_error(output: str) -> str:
-    for line in reversed(output.splitlines()):
-        if line.startswith('{"ok": false'):
-            return _short(line)
-    return ""
+def _probe_row(target: ProbeTarget, result, step: PipelineJobSpec | None, datastore) -> Row:
+    output = result.output
+    if step is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            log = GroupFiles(lambda _name: datastore).member_log(
+                step, step.members[0], Path(tmp, "probe.log")
+            )
+            output = log.read_text() if log else ""
+    outcome = judge(target, result.status, _short(result.error), output)
+    if not outcome.ok:
+        return Row(target.check, False, outcome.detail, fix(target, outcome))
+    started = f"; node started after {result.start_s:.0f} s" if result.start_s is not None else ""
+    return Row(target.check, True, f"rules {', '.join(target.rules)}: {outcome.detail}{started}")
 
 
 def _short(error: object, limit: int = 300) -> str:

@@ -68,7 +68,9 @@ def test_setup_then_check_all_pass_and_setup_again_changes_nothing(
     check = cli(service, wf, demo_data, "check")
     assert check.returncode == 0, check.stdout + check.stderr
     assert "✗" not in check.stdout.replace("0 ✗", "")
-    assert "✓ probe job on genomics-cluster: read and wrote workspaceblobstore" in check.stdout
+    probes = [line for line in check.stdout.splitlines() if "✓ probe env-" in line]
+    assert any("env-bwa-parallel:" in line and "bwa 0.7" in line for line in probes)
+    assert all("storage " in line and "snakemake 9." in line for line in probes)
     assert "node started after" in check.stdout
     # a change in a conda file: a new environment version and new component versions; the
     # old ones remain registered
@@ -100,7 +102,7 @@ def test_check_names_each_problem_with_its_fix(fresh_aml_service, wf, demo_data)
     assert not store["ok"] and "Storage Blob Data Contributor" in store["fix"]
     missing = [r for name, r in rows.items() if name.startswith("environment env-bwa:")]
     assert missing and not missing[0]["ok"] and "aml-genomics setup" in missing[0]["fix"]
-    assert not rows["probe job on genomics-cluster"]["ok"]
+    assert not rows["probe jobs"]["ok"] and "not run" in rows["probe jobs"]["detail"]
     # readable form: the same, with a ✗ and a fix line each
     text = cli(service, wf, demo_data, "check", extra_env=closed).stdout
     assert "✗ cluster genomics-cluster identity" in text and "fix: az ml compute update" in text
@@ -125,3 +127,27 @@ def test_console_script_is_declared():
     scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
     module, _, func = scripts["aml-genomics"].partition(":")
     assert callable(getattr(__import__(module, fromlist=[func]), func))
+
+
+def test_check_probes_each_environment_and_names_one_that_cannot_be_built(
+    fresh_aml_service, wf, demo_data
+):
+    """One probe per environment version the rules use; a conda file whose pip section cannot
+    be installed is a ✗ naming the environment, its rules and Azure ML's build error, with
+    the fix; `setup --build` started the same probes."""
+    seqkit = wf / "envs" / "seqkit.yaml"
+    seqkit.write_text(seqkit.read_text() + "  - pip:\n      - aml-genomics-no-such-package==1.0\n")
+    service = fresh_aml_service()
+    setup = as_json(cli(service, wf, demo_data, "setup", "--build", "--json"))
+    assert setup["builds"] and all(b["job"] for b in setup["builds"])
+    proc = cli(service, wf, demo_data, "check", "--json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    probes = {r["check"]: r for r in as_json(proc)["checks"] if r["check"].startswith("probe ")}
+    assert {b["check"] for b in setup["builds"]} == set(probes)
+    envs = {name.split()[1].split(":")[0] for name in probes}
+    assert {"env-bwa", "env-bwa-parallel", "env-fastqc", "env-runtime"} <= envs
+    broken = [r for name, r in probes.items() if name.startswith("probe env-seqkit")]
+    assert broken and not any(r["ok"] for r in broken)
+    assert all("aml-genomics-no-such-package" in r["detail"] for r in broken)
+    assert all("envs/seqkit.yaml" in r["fix"] and "split_fastq" in r["fix"] for r in broken)
+    assert all(r["ok"] for name, r in probes.items() if "env-seqkit" not in name)
