@@ -94,11 +94,13 @@ def environments(env_dir: Path, base_image: str, pip: list[str]) -> list[Environ
     ]
 
 
-def rule_environment(rule: RuleFacts, base_image: str, pip: list[str]) -> EnvironmentSpec:
-    """The environment of the rule's component: a parallel step's."""
+def rule_environment(
+    rule: RuleFacts, base_image: str, pip: list[str], parallel: bool = True
+) -> EnvironmentSpec:
+    """The environment of the rule's jobs: by default its component's (a parallel step's)."""
     return choose_environment(
         aml_environment=rule.aml_environment, container_image=None, conda_file=rule.conda_file,
-        default_environment=None, base_image=base_image, pip=pip, parallel=True,
+        default_environment=None, base_image=base_image, pip=pip, parallel=parallel,
     )  # fmt: skip
 
 

@@ -72,4 +72,3 @@ def test_a_job_that_never_ran_its_script_is_reported_with_azure_mls_error():
     target = probe_targets([("bwa_mem", env(BWA), "envs/bwa.yaml")], {"bwa_mem": "c"})[0]
     outcome = judge(target, "Failed", "Image build failed: pip could not install nosuchpkg", "")
     assert not outcome.ok and "Image build failed" in outcome.detail
-
