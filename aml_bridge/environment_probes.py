@@ -73,15 +73,17 @@ class ProbeOutcome:
 
 
 def probe_targets(
-    rule_envs: dict[str, tuple[EnvironmentSpec, str]], where: dict[str, str]
+    uses: list[tuple[str, EnvironmentSpec, str]], where: dict[str, str]
 ) -> list[ProbeTarget]:
-    """One target per (environment version, cluster): rule → (environment, label) and rule →
-    cluster; rules sharing both share the probe."""
+    """One target per (environment version, cluster): `uses` holds (rule, environment, label),
+    `where` rule → cluster; rules sharing both share the probe."""
     grouped: dict[tuple[str, str], list[str]] = {}
     envs: dict[str, tuple[EnvironmentSpec, str]] = {}
-    for rule, (env, label) in sorted(rule_envs.items()):
+    for rule, env, label in sorted(uses, key=lambda u: u[0]):
         envs[env.registered_id] = (env, label)
-        grouped.setdefault((env.registered_id, where[rule]), []).append(rule)
+        rules = grouped.setdefault((env.registered_id, where[rule]), [])
+        if rule not in rules:
+            rules.append(rule)
     return [
         ProbeTarget(envs[env_id][0], cluster, tuple(rules), envs[env_id][1])
         for (env_id, cluster), rules in grouped.items()
