@@ -31,7 +31,18 @@ VERSION_COMMANDS = {
     "seqkit": "seqkit version",
     "multiqc": "multiqc --version",
 }
-PARALLEL_IMPORTS = "import azureml.core, azureml.dataprep, fuse"
+# found, not imported: fusepy loads libfuse at import, which a node has and a laptop may not
+PARALLEL_MODULES = ("azureml.core", "azureml.dataprep", "fuse")
+PARALLEL_CHECK = f"""
+import importlib.util, sys
+def found(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # its parent package is missing
+        return False
+gone = [m for m in {PARALLEL_MODULES!r} if not found(m)]
+sys.exit("missing modules: " + ", ".join(gone)) if gone else print("found", *{PARALLEL_MODULES!r})
+"""
 
 
 @dataclass(frozen=True)
@@ -111,7 +122,8 @@ def probe_script(target: ProbeTarget, datastore: str, blob_path: str) -> str:
         ),
     ]
     if target.parallel:
-        lines.append(f"probe parallel-runtime {shlex.quote(f'python -c {PARALLEL_IMPORTS!r}')}")
+        check = f"python -c {shlex.quote(PARALLEL_CHECK)}"
+        lines.append(f"probe parallel-runtime {shlex.quote(check)}")
     lines += [f"probe {tool} {shlex.quote(VERSION_COMMANDS[tool])}" for tool in target.tools()]
     return "\n".join(lines) + "\n"
 
@@ -134,7 +146,7 @@ def judge(target: ProbeTarget, status: str, error: str, output: str) -> ProbeOut
     seen = {line.what for line in lines}
     failed = [line for line in lines if not line.ok]
     if status == "Completed" and not failed and expected <= seen:
-        versions = [f"{line.what} {_version(line.detail)}" for line in lines]
+        versions = [_fact(line) for line in lines]
         return ProbeOutcome(True, ", ".join(versions))
     if not lines:
         reason = error or "the probe printed nothing"
@@ -168,6 +180,10 @@ def _pip_names(entries: list[str]) -> list[str]:
     return names
 
 
-def _version(detail: str) -> str:
-    m = re.search(r"\d+(\.\d+)+\S*", detail)
-    return m[0] if m else detail[:40]
+def _fact(line: ProbeLine) -> str:
+    if line.what == "storage":
+        return "storage written and read as the cluster identity"
+    if line.what == "parallel-runtime":
+        return "parallel runtime packages"
+    m = re.search(r"\d+(\.\d+)+\S*", line.detail)
+    return f"{line.what} {m[0] if m else line.detail[:40]}"

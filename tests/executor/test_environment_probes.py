@@ -64,7 +64,7 @@ def test_a_tool_missing_from_the_image_fails_the_probe_naming_it():
 
 def test_parallel_flavour_probes_the_parallel_runtime_packages():
     target = probe_targets([("bwa_mem", env(BWA, True), "envs/bwa.yaml")], {"bwa_mem": "c"})[0]
-    assert target.parallel and "import azureml.core" in probe_script(target, "ds", "p")
+    assert target.parallel and "azureml.dataprep" in probe_script(target, "ds", "p")
     assert "parallel step" in target.check
 
 
