@@ -16,17 +16,17 @@ def use_folder_prefix():
     """A default storage prefix naming only a datastore (the aml profile's) becomes this
     folder's own (aml_bridge/folder_prefix.py), before any rule addresses a file under it.
     Remote jobs get the full prefix on their command line."""
-    storage = workflow.storage_settings
-    if not (storage.default_storage_provider and workflow.is_main_process):
+    settings = workflow.storage_settings
+    if not (settings.default_storage_provider and workflow.is_main_process):
         return
     from aml_bridge.folder_prefix import folder_prefix
 
     try:
-        prefix = folder_prefix(storage.default_storage_prefix or "", Path.cwd())
+        prefix = folder_prefix(settings.default_storage_prefix or "", Path.cwd())
     except (OSError, ValueError) as e:
         raise WorkflowError(f"Storage prefix of this folder: {e}") from None
-    if prefix != storage.default_storage_prefix:
-        storage.default_storage_prefix = prefix
+    if prefix != settings.default_storage_prefix:
+        settings.default_storage_prefix = prefix
         logger.info(f"Storage prefix of this folder: {prefix}")
 
 

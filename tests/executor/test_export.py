@@ -16,8 +16,8 @@ import yaml
 from azure.core.exceptions import HttpResponseError
 
 from aml_bridge.cli_settings import DEFAULT_PREFIX
-from aml_bridge.folder_prefix import folder_prefix
 from aml_bridge.export import ExportedRule, ExportedRun, ExportError, pipeline_yaml
+from aml_bridge.folder_prefix import folder_prefix
 from aml_local.launcher import INHERITED_CLOUD_ENV
 from tests.executor.test_e2e_profile import alignments, prepare
 from tests.executor.test_workspace_cli import cli as workspace_cli

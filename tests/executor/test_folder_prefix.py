@@ -41,8 +41,8 @@ def sq_names(bam: Path) -> list[str]:
     header = subprocess.run(
         ["samtools", "view", "-H", str(bam)], capture_output=True, text=True, check=True
     ).stdout
-    return [f.removeprefix("SN:") for l in header.splitlines() if l.startswith("@SQ")
-            for f in l.split("\t") if f.startswith("SN:")]  # fmt: skip
+    return [f.removeprefix("SN:") for line in header.splitlines() if line.startswith("@SQ")
+            for f in line.split("\t") if f.startswith("SN:")]  # fmt: skip
 
 
 def test_two_folders_with_different_references_each_get_their_own_bam(tmp_path, aml_run):
