@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from aml_bridge.folder_prefix import folder_prefix
 from aml_bridge.settings import DEFAULT_BASE_IMAGE, ExecutorSettings
 
 # The executor settings the CLI uses, by field name.
@@ -19,7 +20,7 @@ USED = (
     "datastore", "base_image", "remote_pip",
 )  # fmt: skip
 LISTS = {"clusters", "remote_pip"}
-DEFAULT_PREFIX = "azureml://datastores/workspaceblobstore/paths/genomics_output"
+DEFAULT_PREFIX = "azureml://datastores/workspaceblobstore/paths/"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,5 +73,5 @@ def read(
             values[name] = value
     values.setdefault("base_image", DEFAULT_BASE_IMAGE)
     settings = ExecutorSettings(**values)
-    prefix = profile.get("default-storage-prefix") or DEFAULT_PREFIX
+    prefix = folder_prefix(profile.get("default-storage-prefix") or DEFAULT_PREFIX, workdir)
     return settings, prefix, path

@@ -6,9 +6,28 @@ plugin, and data assets as inputs. Local paths under a local run cost no import 
 
 import os
 import subprocess
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
+
+
+def use_folder_prefix():
+    """A default storage prefix naming only a datastore (the aml profile's) becomes this
+    folder's own (aml_bridge/folder_prefix.py), before any rule addresses a file under it.
+    Remote jobs get the full prefix on their command line."""
+    settings = workflow.storage_settings
+    if not (settings.default_storage_provider and workflow.is_main_process):
+        return
+    from aml_bridge.folder_prefix import folder_prefix
+
+    try:
+        prefix = folder_prefix(settings.default_storage_prefix or "", Path.cwd())
+    except (OSError, ValueError) as e:
+        raise WorkflowError(f"Storage prefix of this folder: {e}") from None
+    if prefix != settings.default_storage_prefix:
+        settings.default_storage_prefix = prefix
+        logger.info(f"Storage prefix of this folder: {prefix}")
 
 
 def is_url(path):
@@ -124,3 +143,6 @@ def data_asset_input(value):
     if workflow.is_main_process:
         logger.info(f"{value}: data asset {asset.name}:{asset.version} at {asset.uri}")
     return storage(asset.uri)
+
+
+use_folder_prefix()

@@ -16,7 +16,9 @@ import yaml
 from azure.core.exceptions import HttpResponseError
 
 from aml_bridge.cli import build_parser
+from aml_bridge.cli_settings import DEFAULT_PREFIX
 from aml_bridge.export import ExportedRule, ExportedRun, ExportError, pipeline_yaml
+from aml_bridge.folder_prefix import folder_prefix
 from aml_local.launcher import INHERITED_CLOUD_ENV
 from tests.executor.test_e2e_profile import alignments, prepare
 from tests.executor.test_workspace_cli import cli as workspace_cli
@@ -84,7 +86,8 @@ def test_setup_export_submit_gives_the_bams_of_a_local_run(
     pipeline = ml.jobs.create_or_update(load_job(source=io.StringIO(text)))
     assert wait(ml, pipeline.name).status == "Completed"
     bam = tmp_path / "B.bam"
-    blob = service.container().download_blob(f"genomics_output/{BAM}")
+    folder = folder_prefix(DEFAULT_PREFIX, wf).split("/paths/", 1)[1]  # the profile's
+    blob = service.container().download_blob(f"{folder}/{BAM}")
     bam.write_bytes(blob.readall())
     assert alignments(bam) == alignments(local / BAM)
 
