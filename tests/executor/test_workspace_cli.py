@@ -135,8 +135,10 @@ def test_check_probes_each_environment_and_names_one_that_cannot_be_built(
     """One probe per environment version the rules use; a conda file whose pip section cannot
     be installed is a ✗ naming the environment, its rules and Azure ML's build error, with
     the fix; `setup --build` started the same probes."""
-    seqkit = wf / "envs" / "seqkit.yaml"
-    seqkit.write_text(seqkit.read_text() + "  - pip:\n      - aml-genomics-no-such-package==1.0\n")
+    mosdepth = wf / "envs" / "mosdepth.yaml"
+    mosdepth.write_text(
+        mosdepth.read_text() + "  - pip:\n      - aml-genomics-no-such-package==1.0\n"
+    )
     service = fresh_aml_service()
     setup = as_json(cli(service, wf, demo_data, "setup", "--build", "--json"))
     assert setup["builds"] and all(b["job"] for b in setup["builds"])
@@ -146,8 +148,9 @@ def test_check_probes_each_environment_and_names_one_that_cannot_be_built(
     assert {b["check"] for b in setup["builds"]} == set(probes)
     envs = {name.split()[1].split(":")[0] for name in probes}
     assert {"env-bwa", "env-bwa-parallel", "env-fastqc", "env-runtime"} <= envs
-    broken = [r for name, r in probes.items() if name.startswith("probe env-seqkit")]
+    broken = [r for name, r in probes.items() if name.startswith("probe env-mosdepth")]
     assert broken and not any(r["ok"] for r in broken)
     assert all("aml-genomics-no-such-package" in r["detail"] for r in broken)
-    assert all("envs/seqkit.yaml" in r["fix"] and "split_fastq" in r["fix"] for r in broken)
-    assert all(r["ok"] for name, r in probes.items() if "env-seqkit" not in name)
+    assert len(broken) == 2  # the command job's and the parallel flavour
+    assert all("envs/mosdepth.yaml" in r["fix"] and "mosdepth" in r["fix"] for r in broken)
+    assert all(r["ok"] for name, r in probes.items() if "env-mosdepth" not in name)
