@@ -147,7 +147,7 @@ def test_check_probes_each_environment_and_names_one_that_cannot_be_built(
     probes = {r["check"]: r for r in as_json(proc)["checks"] if r["check"].startswith("probe ")}
     assert {b["check"] for b in setup["builds"]} == set(probes)
     envs = {name.split()[1].split(":")[0] for name in probes}
-    assert {"env-bwa", "env-bwa-parallel", "env-fastqc", "env-runtime"} <= envs
+    assert {"env-bwa", "env-bwa-parallel", "env-fastqc", "env-fastqc-parallel"} <= envs
     broken = [r for name, r in probes.items() if name.startswith("probe env-mosdepth")]
     assert broken and not any(r["ok"] for r in broken)
     assert all("aml-genomics-no-such-package" in r["detail"] for r in broken)
