@@ -47,6 +47,15 @@ def sq_names(bam: Path) -> list[str]:
             for f in line.split("\t") if f.startswith("SN:")]  # fmt: skip
 
 
+def bam_contigs(aml_run, prefix: str, dest: Path) -> list[str]:
+    """The @SQ names of the BAM of sample A under `prefix` on the datastore."""
+    path = prefix.split("/paths/", 1)[1]
+    dest.write_bytes(
+        aml_run.service.container().download_blob(f"{path}/results/mapped/A.bam").readall()
+    )
+    return sq_names(dest)
+
+
 def test_two_folders_with_different_references_each_get_their_own_bam(
     tmp_path, aml_run, monkeypatch
 ):
@@ -78,15 +87,11 @@ def test_two_folders_with_different_references_each_get_their_own_bam(
         proc = snakemake(wf, *args)
         prefix = folder_prefix(DEFAULT_PREFIX, wf)
         assert f"Storage prefix of this folder: {prefix}" in proc.stderr
-        path = prefix.split("/paths/", 1)[1]
-        bam = tmp_path / f"{contig}.bam"
-        blob = aml_run.service.container().download_blob(f"{path}/results/mapped/A.bam")
-        bam.write_bytes(blob.readall())
-        names = sq_names(bam)
+        names = bam_contigs(aml_run, prefix, tmp_path / f"{contig}.bam")
         assert names and all(n.startswith(f"{contig}_") for n in names), names
 
     # The second folder given the first one's prefix is refused before it uploads its ref.fa
-    # or submits a job (with it, its older ref.fa would have kept the first one's BAM).
+    # or submits a job.
     first = folder_prefix(DEFAULT_PREFIX, folders["first"])
     jobs = len(aml_run.run_jobs())
     monkeypatch.delenv(INHERITED_CLOUD_ENV, raising=False)  # set by the SDK client above
@@ -102,3 +107,13 @@ def test_two_folders_with_different_references_each_get_their_own_bam(
     ref = aml_run.service.container().download_blob(f"{path}/in/ref.fa").readall().decode()
     assert ">first_" in ref and ">second_" not in ref
     assert len(aml_run.run_jobs()) == jobs
+
+    # Shared on purpose: its ref.fa differs from the blob, so despite its older mtime the BAM
+    # is rebuilt from it (it used to stay the first folder's).
+    monkeypatch.delenv(INHERITED_CLOUD_ENV, raising=False)
+    shared = snakemake(
+        folders["second"], *args, "--default-storage-prefix", first, "--aml-share-prefix"
+    )
+    assert f"is shared with {socket.gethostname()}:{folders['first']}" in shared.stderr
+    names = bam_contigs(aml_run, first, tmp_path / "shared.bam")
+    assert names and all(n.startswith("second_") for n in names), names
