@@ -35,6 +35,7 @@ from aml_bridge.logs import LOG_ROOT, excerpt, log_path
 from aml_bridge.names import experiment_name
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
 from aml_bridge.polling import StatusPoller
+from aml_bridge.prefix_owner import Owner, claim
 from aml_bridge.run_state import finished_run, remember_run, unfinished_run
 from aml_bridge.specs.command import CommandJobSpec, build_spec
 from aml_bridge.specs.common import JobFacts, RunContext
@@ -77,6 +78,7 @@ class Executor(RemoteExecutor):
         clusters = self._read_clusters()  # before any upload: a missing cluster ends the run
         env_vars, withheld = job_env_vars(self.envvars())
         self._warn_about_setup(withheld)
+        self._claim_prefix()  # before any upload: another folder's prefix ends the run here
         self._upload_local_inputs()
         env_vars.update(located_datastores(self.workflow))  # jobs never ask the workspace
         self.run = RunContext(
@@ -188,6 +190,20 @@ class Executor(RemoteExecutor):
         provider = self.workflow.storage_registry.default_storage_provider
         self.group_files = GroupFiles(provider.datastore)
         return group_root(storage.default_storage_prefix)
+
+    def _claim_prefix(self) -> None:
+        """The azureml default storage prefix is this folder's, or shared on purpose."""
+        storage = self.workflow.storage_settings
+        if storage.default_storage_provider != "azureml" or not storage.default_storage_prefix:
+            return
+        prefix = storage.default_storage_prefix
+        provider = self.workflow.storage_registry.default_storage_provider
+        other = claim(provider.datastore, prefix, Owner.of(Path.cwd()), self.settings.share_prefix)
+        if other is not None:
+            self.logger.warning(
+                f"aml: storage prefix {prefix} is shared with {other.describe()} "
+                "(--aml-share-prefix): outputs there stand in for this folder's"
+            )
 
     def _upload_local_inputs(self) -> None:
         """The local inputs the workflow staged for the datastore go up before any job (those

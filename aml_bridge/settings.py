@@ -127,6 +127,14 @@ class ExecutorSettings(ExecutorSettingsBase):
     tags: Optional[list[str]] = field(
         default=None, metadata=_opt("Extra KEY=VALUE tags on every job.", **LIST)
     )
+    share_prefix: bool = field(
+        default=False,
+        metadata=_opt(
+            "Run even when the storage prefix holds another workflow folder's outputs (its "
+            "<prefix>/.snakemake/aml/owner.json names that folder): they then stand in for "
+            "this folder's. Without it such a run is refused before anything is uploaded."
+        ),
+    )
     status_interval: int = field(
         default=15,
         metadata=_opt("Seconds between status rounds while jobs change; grows when idle."),

@@ -11,6 +11,7 @@ import posixpath
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +24,10 @@ from .errors import Redactor, reported
 from .listing import DIR_MARKER, BlobEntry, entry_from_properties, mtime_metadata
 from .query import make_query
 from .stats import TransferStats
-from .transfer import download_file, file_md5, upload_bytes, upload_file
+from .transfer import download_file, holds, upload_bytes, upload_file
+
+# The mtime to record for a blob, given what the datastore holds there now (None: nothing).
+MtimeOf = Callable[[str, BlobEntry | None], float]
 
 
 class Datastore:
@@ -87,10 +91,16 @@ class Datastore:
     # --- writing -------------------------------------------------------------------------
 
     def store_file(
-        self, local: Path, path: str, remote: BlobEntry | None = None, listed: bool = False
+        self,
+        local: Path,
+        path: str,
+        remote: BlobEntry | None = None,
+        listed: bool = False,
+        mtime_of: MtimeOf | None = None,
     ) -> None:
-        """Upload unless the blob already holds this content: the same size and recorded mtime
-        (no hashing, as rsync decides), or the same size and MD5 (then only align the mtime).
+        """Upload unless the blob already holds this content (`transfer.holds`; then only
+        align the recorded mtimes). The blob records `mtime_of(path, remote)` as its mtime
+        (default: the local file's) and the local file's own beside it.
 
         `remote` is the blob as a listing saw it; with `listed`, None means it does not exist.
         """
@@ -98,22 +108,15 @@ class Datastore:
         with self._reported(f"cannot store {local} as {self.query(path)}"):
             if remote is None and not listed:
                 remote = self.stat(path)
-            if remote and remote.size == stat.st_size and remote.mtime == stat.st_mtime:
-                self.stats.add(skipped_uploads=1)
-                return
+            mtime = mtime_of(path, remote) if mtime_of else stat.st_mtime
             blob = self.client.get_blob_client(path)
-            if (
-                remote
-                and remote.md5
-                and remote.size == stat.st_size
-                and remote.md5 == file_md5(local)
-            ):
+            if holds(remote, local, stat.st_size, stat.st_mtime):
                 self.stats.add(skipped_uploads=1)
-                if remote.mtime != stat.st_mtime:
-                    blob.set_blob_metadata(mtime_metadata(stat.st_mtime))
+                if (remote.mtime, remote.source_mtime) != (mtime, stat.st_mtime):
+                    blob.set_blob_metadata(mtime_metadata(mtime, stat.st_mtime))
                 return
             workers = self.max_concurrency if stat.st_size > SINGLE_PUT_LIMIT else 1
-            upload_file(blob, local, stat.st_mtime, workers)
+            upload_file(blob, local, mtime_metadata(mtime, stat.st_mtime), workers)
         self.stats.add(uploaded_bytes=stat.st_size)
 
     def store_folder(self, local: Path, path: str) -> None:
@@ -126,28 +129,36 @@ class Datastore:
         else:
             marker = f"{path}/{DIR_MARKER}"
             with self._reported(f"cannot store empty folder {local} as {self.query(path)}"):
-                upload_bytes(self.client.get_blob_client(marker), b"", local.stat().st_mtime)
+                marker_mtime = mtime_metadata(local.stat().st_mtime)
+                upload_bytes(self.client.get_blob_client(marker), b"", marker_mtime)
             names = {marker: local}
         stale = sorted(set(existing) - set(names))
         if self.stat(path):
             stale.append(path)
         self.delete(stale)
 
-    def store_files(self, names: dict[str, Path], existing: dict[str, BlobEntry]) -> None:
+    def store_files(
+        self,
+        names: dict[str, Path],
+        existing: dict[str, BlobEntry],
+        mtime_of: MtimeOf | None = None,
+    ) -> None:
         """Store local files under blob names; `existing` is a listing covering all names."""
         self._run_all(
-            lambda name: self.store_file(names[name], name, existing.get(name), listed=True),
+            lambda name: self.store_file(
+                names[name], name, existing.get(name), listed=True, mtime_of=mtime_of
+            ),
             sorted(names),
             lambda name: names[name].stat().st_size,
         )
 
-    def sync_files(self, names: dict[str, Path]) -> None:
+    def sync_files(self, names: dict[str, Path], mtime_of: MtimeOf | None = None) -> None:
         """Store local files under blob names, with one listing of their common folder."""
         if not names:
             return
         folder = posixpath.commonpath([posixpath.dirname(n) for n in names])
         existing = {e.name: e for e in self.folder(folder)}
-        self.store_files(names, existing)
+        self.store_files(names, existing, mtime_of)
 
     def delete(self, names: list[str]) -> None:
         def delete_one(name: str) -> None:
@@ -179,7 +190,9 @@ class Datastore:
         if not self.is_folder(path):
             raise WorkflowError(f"cannot touch {self.query(path)}: it does not exist")
         with self._reported(f"cannot touch folder {self.query(path)}"):
-            upload_bytes(self.client.get_blob_client(f"{path}/{DIR_MARKER}"), b"", now)
+            upload_bytes(
+                self.client.get_blob_client(f"{path}/{DIR_MARKER}"), b"", mtime_metadata(now)
+            )
 
     # --- retrieving ----------------------------------------------------------------------
 

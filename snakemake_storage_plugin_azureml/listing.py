@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 MTIME_KEY = "snakemake_mtime"
+# The local file's own mtime, where it differs from the recorded one (an input whose content
+# changed gets a newer mtime on the datastore): what the size+mtime skip check compares.
+LOCAL_MTIME_KEY = "snakemake_local_mtime"
 DIR_MARKER = ".snakemake_timestamp"
 # Pages of 5,000 blobs one inventory may list; beyond that, files fall back to requests of
 # their own (the folder is then not marked as fully known).
@@ -20,25 +23,39 @@ class BlobEntry:
     mtime: float
     md5: str | None = None
     etag: str | None = None
+    local_mtime: float | None = None  # of the file it was stored from, when not `mtime`
+
+    @property
+    def source_mtime(self) -> float:
+        """The mtime of the local file this blob was stored from."""
+        return self.mtime if self.local_mtime is None else self.local_mtime
 
     @property
     def checksum(self) -> str | None:
         return f"md5:{self.md5}" if self.md5 else None
 
 
+def _number(metadata: dict | None, key: str) -> float | None:
+    try:
+        return float((metadata or {})[key])
+    except (KeyError, ValueError):
+        return None
+
+
 def mtime_of(metadata: dict | None, last_modified: datetime | None) -> float:
     """The mtime written on store (sub-second), else the service's Last-Modified."""
-    value = (metadata or {}).get(MTIME_KEY)
-    if value:
-        try:
-            return float(value)
-        except ValueError:
-            pass
+    value = _number(metadata, MTIME_KEY)
+    if value is not None:
+        return value
     return last_modified.timestamp() if last_modified else 0.0
 
 
-def mtime_metadata(mtime: float) -> dict[str, str]:
-    return {MTIME_KEY: repr(float(mtime))}
+def mtime_metadata(mtime: float, local_mtime: float | None = None) -> dict[str, str]:
+    """The blob's mtime, and the local file's own where it differs."""
+    metadata = {MTIME_KEY: repr(float(mtime))}
+    if local_mtime is not None and local_mtime != mtime:
+        metadata[LOCAL_MTIME_KEY] = repr(float(local_mtime))
+    return metadata
 
 
 def entry_from_properties(props) -> BlobEntry:
@@ -50,6 +67,7 @@ def entry_from_properties(props) -> BlobEntry:
         mtime=mtime_of(props.metadata, props.last_modified),
         md5=bytes(md5).hex() if md5 else None,
         etag=props.etag,
+        local_mtime=_number(props.metadata, LOCAL_MTIME_KEY),
     )
 
 

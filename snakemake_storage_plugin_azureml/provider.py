@@ -33,6 +33,7 @@ from .workspace import WorkspaceDatastores, WorkspaceRef
 
 if TYPE_CHECKING:
     from .blobstore import Datastore
+    from .listing import BlobEntry
 
 QUIET_LOGGERS = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity")
 
@@ -99,8 +100,11 @@ class StorageProvider(StorageProviderBase):
             if self._staged_uploaded:
                 return
             for name, files in self.staging.by_datastore().items():
-                self.datastore(name).sync_files(files)
+                self.datastore(name).sync_files(files, functools.partial(self._staged_mtime, name))
             self._staged_uploaded = True
+
+    def _staged_mtime(self, datastore: str, path: str, blob: BlobEntry | None) -> float:
+        return self.staging.mtime(self.staging.files[make_query(datastore, path)], blob)
 
     @classmethod
     def get_storage_object_cls(cls):

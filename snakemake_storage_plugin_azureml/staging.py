@@ -5,18 +5,25 @@ Under a default storage (the aml profile) Snakemake addresses a local input `dat
 its main process. Until they are uploaded the storage reports them with their local size and
 mtime, so a dry run plans as if they were there without moving a byte; the run uploads them
 before its first job, skipping those the datastore already holds unchanged.
+A file whose content differs from its blob is reported, and uploaded, with an mtime of now
+(or its own, if newer): what depends on it is out of date whatever its local mtime says (a
+file copied in with an old mtime, another reference under the same name).
 `stage_workflow_inputs` is the workflow's one entry point.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .query import BlobLocation, InvalidQuery, parse_query
+
+if TYPE_CHECKING:
+    from .listing import BlobEntry
 
 
 class StagingError(ValueError):
@@ -52,6 +59,7 @@ class Staging:
 
     def __init__(self) -> None:
         self.files: dict[str, LocalFile] = {}
+        self._mtimes: dict[str, float] = {}  # decided once: planning and upload agree
 
     def __len__(self) -> int:
         return len(self.files)
@@ -69,6 +77,23 @@ class Staging:
 
     def get(self, query: str) -> LocalFile | None:
         return self.files.get(query)
+
+    def mtime(self, file: LocalFile, blob: BlobEntry | None) -> float:
+        """The mtime of staged `file` on the datastore, given its blob there now (or None):
+        its own without a blob; the newer of both when the blob holds its content; else now,
+        or its own if newer. Decided at the first question and kept for the run."""
+        query = file.location.query
+        if query not in self._mtimes:
+            from .transfer import holds  # the Azure SDK: only once storage is in use
+
+            if blob is None:
+                mtime = file.mtime
+            elif holds(blob, file.path, file.size, file.mtime):
+                mtime = max(blob.mtime, file.mtime)
+            else:
+                mtime = max(time.time(), file.mtime)
+            self._mtimes[query] = mtime
+        return self._mtimes[query]
 
     def under(self, datastore: str, folder: str) -> list[LocalFile]:
         """The staged files in `folder` of `datastore` ("" is all of it)."""

@@ -95,9 +95,11 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, St
             if entry.checksum:
                 cache.checksum[key] = entry.checksum
         for local in self.provider.staging.under(self._loc.datastore, folder):
-            key = self.cache_key(self._suffix(local.location.path))
+            path = local.location.path
+            key = self.cache_key(self._suffix(path))
+            blob = files.get(path) if complete or path in files else self._store.stat(path)
             cache.exists_in_storage[key] = True
-            cache.mtime[key] = Mtime(storage=local.mtime)
+            cache.mtime[key] = Mtime(storage=self.provider.staging.mtime(local, blob))
             cache.size[key] = local.size
             cache.checksum.pop(key, None)
         if complete and done is not None:
@@ -126,7 +128,7 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, St
     def mtime(self) -> float:
         staged = self._staged()
         if staged:
-            return staged.mtime
+            return self.provider.staging.mtime(staged, self._blob())
         blob = self._blob()
         return blob.mtime if blob else max(e.mtime for e in self._folder_entries())
 
@@ -141,6 +143,9 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, St
         return 0
 
     def local_footprint(self) -> int:
+        staged = self._staged()
+        if staged:  # retrieve_object uploads it first, then downloads this size
+            return staged.size
         blob = self._blob()
         return blob.size if blob else sum(e.size for e in self._folder_entries())
 

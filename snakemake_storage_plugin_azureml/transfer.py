@@ -22,7 +22,7 @@ from azure.storage.blob import BlobClient, ContentSettings
 
 from .client import BLOCK_SIZE, RANGE_SIZE, SINGLE_PUT_LIMIT
 from .errors import IntegrityError
-from .listing import BlobEntry, mtime_metadata
+from .listing import BlobEntry
 
 
 @contextmanager
@@ -41,27 +41,39 @@ def file_md5(path: Path) -> str:
         return hashlib.file_digest(f, "md5").hexdigest()
 
 
-def upload_file(blob: BlobClient, path: Path, mtime: float, max_concurrency: int) -> str:
-    """Upload `path` (overwriting), recording its MD5 and mtime on the blob; return the MD5."""
+def holds(entry: BlobEntry | None, path: Path, size: int, mtime: float) -> bool:
+    """Whether the blob holds the content of local `path` (of `size` and `mtime`): the same
+    size and recorded local mtime (no hashing, as rsync decides), or the same size and MD5."""
+    if entry is None or entry.size != size:
+        return False
+    return entry.source_mtime == mtime or (entry.md5 is not None and entry.md5 == file_md5(path))
+
+
+def upload_file(
+    blob: BlobClient, path: Path, metadata: dict[str, str], max_concurrency: int
+) -> str:
+    """Upload `path` (overwriting), recording its MD5 and `metadata` (mtimes); return the MD5."""
     if path.stat().st_size <= SINGLE_PUT_LIMIT:
-        return upload_bytes(blob, path.read_bytes(), mtime)
-    return _upload_blocks(blob, path, mtime, max_concurrency)
+        return upload_bytes(blob, path.read_bytes(), metadata)
+    return _upload_blocks(blob, path, metadata, max_concurrency)
 
 
-def upload_bytes(blob: BlobClient, data: bytes, mtime: float) -> str:
+def upload_bytes(blob: BlobClient, data: bytes, metadata: dict[str, str]) -> str:
     """One Put Blob; the service checks the transactional MD5 and stores it as Content-MD5."""
     md5 = hashlib.md5(data).digest()
     blob.upload_blob(
         data,
         overwrite=True,
-        metadata=mtime_metadata(mtime),
+        metadata=metadata,
         content_settings=ContentSettings(content_md5=bytearray(md5)),
         validate_content=True,
     )
     return md5.hex()
 
 
-def _upload_blocks(blob: BlobClient, path: Path, mtime: float, max_concurrency: int) -> str:
+def _upload_blocks(
+    blob: BlobClient, path: Path, metadata: dict[str, str], max_concurrency: int
+) -> str:
     """Stage blocks in parallel while hashing sequentially; commit only if all staged."""
     token = uuid.uuid4().hex[:12]
     block_ids: list[str] = []
@@ -83,7 +95,7 @@ def _upload_blocks(blob: BlobClient, path: Path, mtime: float, max_concurrency: 
             pending.popleft().result()
     blob.commit_block_list(
         block_ids,
-        metadata=mtime_metadata(mtime),
+        metadata=metadata,
         content_settings=ContentSettings(content_md5=bytearray(md5.digest())),
     )
     return md5.hexdigest()

@@ -4,6 +4,7 @@ datastore, and each folder gets its own folder there (aml_bridge/folder_prefix.p
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from aml_bridge.cli_settings import DEFAULT_PREFIX
 from aml_bridge.folder_prefix import ID_FILE, folder_id, folder_prefix
+from aml_local.launcher import INHERITED_CLOUD_ENV
 from tests.executor.conftest import FAST_STATUS
 from tests.executor.test_e2e_profile import prepare
 from tests.fixtures.workflow import copy_workflow, make_demo_data, snakemake
@@ -45,7 +47,18 @@ def sq_names(bam: Path) -> list[str]:
             for f in line.split("\t") if f.startswith("SN:")]  # fmt: skip
 
 
-def test_two_folders_with_different_references_each_get_their_own_bam(tmp_path, aml_run):
+def bam_contigs(aml_run, prefix: str, dest: Path) -> list[str]:
+    """The @SQ names of the BAM of sample A under `prefix` on the datastore."""
+    path = prefix.split("/paths/", 1)[1]
+    dest.write_bytes(
+        aml_run.service.container().download_blob(f"{path}/results/mapped/A.bam").readall()
+    )
+    return sq_names(dest)
+
+
+def test_two_folders_with_different_references_each_get_their_own_bam(
+    tmp_path, aml_run, monkeypatch
+):
     """The same relative in/ref.fa, a renamed contig and an older mtime in the second folder:
     with the profile's prefix each folder's BAM comes from its own reference (with one shared
     prefix the second run reported 'Nothing to be done' over the first one's BAM)."""
@@ -74,9 +87,33 @@ def test_two_folders_with_different_references_each_get_their_own_bam(tmp_path, 
         proc = snakemake(wf, *args)
         prefix = folder_prefix(DEFAULT_PREFIX, wf)
         assert f"Storage prefix of this folder: {prefix}" in proc.stderr
-        path = prefix.split("/paths/", 1)[1]
-        bam = tmp_path / f"{contig}.bam"
-        blob = aml_run.service.container().download_blob(f"{path}/results/mapped/A.bam")
-        bam.write_bytes(blob.readall())
-        names = sq_names(bam)
+        names = bam_contigs(aml_run, prefix, tmp_path / f"{contig}.bam")
         assert names and all(n.startswith(f"{contig}_") for n in names), names
+
+    # The second folder given the first one's prefix is refused before it uploads its ref.fa
+    # or submits a job.
+    first = folder_prefix(DEFAULT_PREFIX, folders["first"])
+    jobs = len(aml_run.run_jobs())
+    monkeypatch.delenv(INHERITED_CLOUD_ENV, raising=False)  # set by the SDK client above
+    proc = snakemake(folders["second"], *args, "--default-storage-prefix", first, check=False)
+    assert proc.returncode != 0
+    assert (
+        f"storage prefix {first} holds the outputs of another workflow folder, "
+        f"{socket.gethostname()}:{folders['first']} (folder id "
+        f"{folder_id(folders['first'])})" in proc.stderr
+    ), proc.stderr[-3000:]
+    assert "--aml-share-prefix" in proc.stderr
+    path = first.split("/paths/", 1)[1]
+    ref = aml_run.service.container().download_blob(f"{path}/in/ref.fa").readall().decode()
+    assert ">first_" in ref and ">second_" not in ref
+    assert len(aml_run.run_jobs()) == jobs
+
+    # Shared on purpose: its ref.fa differs from the blob, so despite its older mtime the BAM
+    # is rebuilt from it (it used to stay the first folder's).
+    monkeypatch.delenv(INHERITED_CLOUD_ENV, raising=False)
+    shared = snakemake(
+        folders["second"], *args, "--default-storage-prefix", first, "--aml-share-prefix"
+    )
+    assert f"is shared with {socket.gethostname()}:{folders['first']}" in shared.stderr
+    names = bam_contigs(aml_run, first, tmp_path / "shared.bam")
+    assert names and all(n.startswith("second_") for n in names), names

@@ -37,6 +37,7 @@ def test_flags_become_settings():
             "--aml-instance-types", "small:2:4096", "big:16:131072",
             "--aml-tags", "project=genomics", "owner=lab",
             "--aml-low-priority", "--aml-status-interval", "5", "--aml-spec-dir", "specs",
+            "--aml-share-prefix",
         ]
     )  # fmt: skip
     assert (s.subscription, s.resource_group, s.workspace) == (SUB, "rg", "ws")
@@ -44,6 +45,7 @@ def test_flags_become_settings():
     assert s.tags == ["project=genomics", "owner=lab"]
     assert s.low_priority and s.status_interval == 5 and s.spec_dir == Path("specs")
     assert s.compute == "serverless" and s.datastore == "workspaceblobstore"
+    assert s.share_prefix and not parse([]).share_prefix
     assert cluster_names(s) == []
     validate(s)
 
@@ -58,9 +60,13 @@ def test_clusters_flag_and_default():
 
 
 def test_environment_variables_become_settings(monkeypatch):
-    env = {"SNAKEMAKE_AML_WORKSPACE": "from-env", "SNAKEMAKE_AML_COMPUTE": "gpu-cluster"}
+    env = {
+        "SNAKEMAKE_AML_WORKSPACE": "from-env",
+        "SNAKEMAKE_AML_COMPUTE": "gpu-cluster",
+        "SNAKEMAKE_AML_SHARE_PREFIX": "true",
+    }
     s = parse([], monkeypatch, env)
-    assert s.workspace == "from-env" and s.compute == "gpu-cluster"
+    assert s.workspace == "from-env" and s.compute == "gpu-cluster" and s.share_prefix
 
 
 def test_cloud_shape():

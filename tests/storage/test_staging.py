@@ -92,16 +92,54 @@ def test_upload_once_then_skip_unchanged_then_resend_changed(
     assert rerun.stats.skipped_uploads == len(inputs)
     assert storage_proxy.count() == 1
 
-    # touched but identical: no upload, only the recorded mtime follows the file
+    # touched (older) but identical: no upload; the blob keeps its mtime, notes the file's
+    before = uploaded._blob().mtime
     os.utime("data/ref.fa", (1_700_000_000, 1_700_000_000))
     write(Path("data/reads/A_R1.fastq.gz"), os.urandom(3000))  # same size, new content
     third = proxied()
     third.stage_local_files(PREFIX, list(inputs))
     third.upload_staged()
     assert third.stats.uploaded_bytes == 3000
-    assert third.object(f"{PREFIX}/data/ref.fa")._blob().mtime == 1_700_000_000
+    touched = third.object(f"{PREFIX}/data/ref.fa")._blob()
+    assert (touched.mtime, touched.local_mtime) == (before, 1_700_000_000)
     stored = blob_names(storage_service, storage_container)
     assert stored["run/data/reads/A_R1.fastq.gz"] == Path("data/reads/A_R1.fastq.gz").read_bytes()
+
+
+def test_changed_content_with_an_old_mtime_is_newer_than_what_was_built_from_it(
+    inputs, proxied, storage_service, storage_container
+):
+    """Another reference under the same name, copied in with an old mtime: the datastore's
+    copy, and what the run plans with, are newer than the index built from the old one, in
+    this run and the next (also when this one stops before rebuilding the index)."""
+    first = proxied()
+    first.stage_local_files(PREFIX, list(inputs))
+    first.upload_staged()
+    index = first.object(f"{PREFIX}/results/ref.fa.bwt")
+    write(index.local_path(), b"index of the old reference")
+    index.store_object()
+    built = index.mtime()
+
+    write(Path("data/ref.fa"), b">chr2\nTTTTGGGG\n")
+    os.utime("data/ref.fa", (1_600_000_000, 1_600_000_000))
+    second = proxied()
+    second.stage_local_files(PREFIX, list(inputs))
+    ref = second.object(f"{PREFIX}/data/ref.fa")
+    cache = IOCache(max_wait_time=10)
+    asyncio.run(ref.inventory(cache))
+    planned = cache.mtime[ref.cache_key()].storage()
+    assert planned > built and ref.mtime() == planned
+    second.upload_staged()
+    blob = ref._blob()
+    assert (blob.mtime, blob.local_mtime) == (planned, 1_600_000_000)
+    stored = blob_names(storage_service, storage_container)
+    assert stored["run/data/ref.fa"] == b">chr2\nTTTTGGGG\n"
+
+    third = proxied()  # the next run, the index still not rebuilt: still out of date
+    third.stage_local_files(PREFIX, list(inputs))
+    assert third.object(f"{PREFIX}/data/ref.fa").mtime() == planned
+    third.upload_staged()
+    assert third.stats.uploaded_bytes == 0
 
 
 @pytest.mark.parametrize(

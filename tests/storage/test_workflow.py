@@ -43,6 +43,17 @@ rule merge:
     shell: "cat {input} > {output}"
 """
 
+STAGED_INPUT = """
+from snakemake_storage_plugin_azureml.staging import stage_workflow_inputs
+
+stage_workflow_inputs(workflow, ["data/a.txt"])
+
+rule upper:
+    input: "data/a.txt"
+    output: "results/a.upper.txt"
+    shell: "tr a-z A-Z < {input} > {output}"
+"""
+
 
 def snakemake(workdir: Path, env: dict, prefix: str, *args: str) -> subprocess.CompletedProcess:
     cmd = [
@@ -110,6 +121,34 @@ def test_three_rule_workflow_on_the_datastore(
         "run/results/summary.txt",
     ]
     assert blobs.download_blob("run/results/summary.txt").readall().decode().split() == ["9", "5"]
+
+
+@pytest.mark.timeout(300)
+def test_local_input_changed_under_an_old_mtime_rebuilds_what_depends_on_it(
+    tmp_path, storage_env, storage_service, storage_container
+):
+    """A staged local input replaced by other content with an older mtime (copied in, say):
+    the output built from the old content is rebuilt, not kept."""
+    (tmp_path / "Snakefile").write_text(STAGED_INPUT)
+    data = tmp_path / "data" / "a.txt"
+    data.parent.mkdir()
+    data.write_text("alpha\n")
+    prefix = "azureml://datastores/workspaceblobstore/paths/run"
+    blobs = storage_service.get_container_client(storage_container)
+
+    first = snakemake(tmp_path, storage_env, prefix)
+    assert first.returncode == 0, first.stderr
+    assert blobs.download_blob("run/results/a.upper.txt").readall() == b"ALPHA\n"
+
+    old = data.stat().st_mtime - 3600
+    data.write_text("omega\n")  # same size, other content, older mtime
+    os.utime(data, (old, old))
+    changed = snakemake(tmp_path, storage_env, prefix)
+    assert changed.returncode == 0, changed.stderr
+    assert blobs.download_blob("run/results/a.upper.txt").readall() == b"OMEGA\n"
+
+    again = snakemake(tmp_path, storage_env, prefix)
+    assert "Nothing to be done" in again.stderr + again.stdout
 
 
 @pytest.mark.timeout(300)
