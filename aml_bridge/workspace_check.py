@@ -247,7 +247,7 @@ def _probe_row(target: ProbeTarget, result, step: PipelineJobSpec | None, datast
                 step, step.members[0], Path(tmp, "probe.log")
             )
             output = log.read_text() if log else ""
-    outcome = judge(target, result.status, _short(result.error), output)
+    outcome = judge(target, result.status, _short(result.error, 1000), output)
     if not outcome.ok:
         return Row(target.check, False, outcome.detail, fix(target, outcome))
     started = f"; node started after {result.start_s:.0f} s" if result.start_s is not None else ""

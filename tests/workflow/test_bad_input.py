@@ -204,7 +204,7 @@ def test_bcl2fastq_chunks_become_units_of_their_sample(workflow: Path) -> None:
     counts = job_counts(out)
     assert counts["bwa_mem"] == 3 and counts["samtools_markdup"] == 1
     for unit in ("L001_001", "L001_002", "L002"):
-        assert f"results/qc/fastqc/A/{unit}_R1_fastqc.zip" in out
+        assert f"results/qc/fastqc/A/A_{unit}_R1_fastqc.zip" in out
         assert f"results/mapped/units/A/{unit}.bam" in out
 
 
