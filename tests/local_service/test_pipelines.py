@@ -134,7 +134,12 @@ def test_items_run_in_mini_batches_with_retries_and_rows(aml_service, tmp_path):
 def test_item_failing_every_try_fails_step_andpipeline_job(aml_service, tmp_path):
     ml = aml_service.ml_client()
     env = ensure_environment(ml, parallel=True)
-    name, job = pipeline_job(tmp_path, env, items_folder(aml_service, ["a.txt", "bad.txt"]))
+    # one worker: a.txt is done before bad.txt fails the step (with more, a step stopped by
+    # the threshold may end before another worker's item, on Azure too)
+    name, job = pipeline_job(
+        tmp_path, env, items_folder(aml_service, ["a.txt", "bad.txt"]),
+        resources={"instance_count": 1}, max_concurrency_per_instance=1,
+    )  # fmt: skip
     ml.jobs.create_or_update(job)
     assert wait_for(ml, name, timeout_s=120).status == "Failed"
     details = ml.jobs._runs_operations.get_run_details(name)
