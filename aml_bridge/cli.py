@@ -216,7 +216,8 @@ def cmd_setup(ctx: Context, out) -> int:
     )
 
     clusters = _clusters(ctx)
-    envs, comps, _, _ = _wanted(ctx)
+    wanted = _wanted(ctx)
+    envs, comps, _, _ = wanted
     admin = _admin(ctx)
     steps = plan(admin, clusters, envs, comps)
     changes = [s for s in steps if s.action in (CREATE, UPDATE)]
@@ -227,7 +228,7 @@ def cmd_setup(ctx: Context, out) -> int:
         if ctx.args.build:
             from aml_bridge.workspace_check import start_builds
 
-            builds = start_builds(admin, _check_inputs(ctx))
+            builds = start_builds(admin, _check_inputs(ctx, wanted=wanted))
     grants = []
     if not ctx.args.dry_run:
         account = getattr(admin.workspace(), "storage_account", None) or "<storage account id>"
@@ -273,13 +274,14 @@ def cmd_setup(ctx: Context, out) -> int:
     return FAILED if conflicts else OK
 
 
-def _check_inputs(ctx: Context, probe: bool = True):
+def _check_inputs(ctx: Context, probe: bool = True, wanted=None):
+    """What check (or setup --build) probes; `wanted`: _wanted(ctx) when the caller has it."""
     from aml_bridge.settings import cluster_names
     from aml_bridge.workspace_check import CheckInputs
     from aml_bridge.workspace_plan import rule_environment
     from snakemake_storage_plugin_azureml.query import parse_query
 
-    envs, comps, rules, _ = _wanted(ctx)
+    envs, comps, rules, _ = wanted or _wanted(ctx)
     s = ctx.settings
     pip = remote_requirements(version("snakemake"), s.remote_pip or [])
     uses = [
