@@ -1,9 +1,9 @@
-"""`aml-genomics`: set up and check an Azure ML workspace for this workflow, and export the
-workflow as one Azure ML pipeline job.
+"""`aml-genomics`: set up and check an Azure ML workspace for this workflow, export the
+workflow as one Azure ML pipeline job, and report on a run from its trace.
 
-Exit codes: 0 done / all ✓; 1 a check failed (✗), setup could not do a step, or export found
-a component not registered or Snakemake failing; 2 bad usage or settings (missing workspace
-names, a config the workflow rejects).
+Exit codes: 0 done / all ✓; 1 a check failed (✗), setup could not do a step, export found
+a component not registered or Snakemake failing, or a trace does not follow its format; 2 bad
+usage or settings (missing workspace names, a config the workflow rejects, a run with no trace).
 """
 
 from __future__ import annotations
@@ -124,7 +124,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="Let Azure ML reuse completed nodes of an earlier submission with the same inputs "
         "(settings.force_rerun false); by default every exported job runs.",
     )  # fmt: skip
+    report = sub.add_parser(
+        "report", help="A run's HTML page (timeline, cost per rule and sample) from its trace.",
+        description="One self-contained HTML page from a run's trace (.snakemake/aml/trace/): "
+        "a timeline of every job attempt, node-hours and estimated cost per rule and per "
+        "sample, the slowest jobs, failed and preempted attempts. Needs no workspace.",
+    )  # fmt: skip
+    report.add_argument(
+        "run", nargs="?", metavar="RUN",
+        help="A run id or a trace file (default: the newest trace in .snakemake/aml/trace/).",
+    )  # fmt: skip
+    report.add_argument("--directory", "-d", default=".", help="Working directory (default: .).")
+    report.add_argument(
+        "--output", "-o", type=Path,
+        help="HTML file to write (default: .snakemake/aml/report/<run id>.html).",
+    )  # fmt: skip
+    report.add_argument(
+        "--multiqc", type=Path, metavar="FILE_mqc.tsv",
+        help="Also write the cost per sample as a MultiQC custom-content table.",
+    )  # fmt: skip
     return parser
+
+
+def cmd_report(args: argparse.Namespace, out) -> int:
+    from aml_bridge.report_command import ReportUsageError, find_trace, write_report
+    from aml_bridge.trace_read import TraceError
+
+    workdir = Path(args.directory)
+    try:
+        trace = find_trace(args.run, workdir)
+        page, attempts = write_report(trace, args.output, workdir, args.multiqc)
+    except ReportUsageError as e:
+        raise UsageError(str(e)) from None
+    except TraceError as e:
+        print(f"aml-genomics report: {e}", file=sys.stderr)
+        return FAILED
+    print(f"Wrote {page} ({attempts} attempts of run {trace.stem}, from {trace})", file=out)
+    if args.multiqc:
+        print(f"Wrote {args.multiqc} (MultiQC custom content: cost per sample)", file=out)
+    return OK
 
 
 def _config(items: list[str]) -> dict[str, Any]:
@@ -390,6 +428,8 @@ COMMANDS = {"setup": cmd_setup, "check": cmd_check, "export": cmd_export}
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "report":  # a file in, a file out: no workspace settings
+            return cmd_report(args, sys.stdout)
         ctx = _context(args)
         return COMMANDS[args.command](ctx, sys.stdout)
     except UsageError as e:
