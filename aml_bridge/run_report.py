@@ -217,8 +217,9 @@ def _bar(
 ) -> str:
     top = round(y + (LANE_H - BAR_H) / 2, 1)
     shapes = []
-    if a.submitted and a.started and a.started > a.submitted:
-        width = max(x(a.started) - x(a.submitted), 1.0)
+    queued_until = a.started or finish  # never started: queued until it ended (or now)
+    if a.submitted and queued_until > a.submitted:
+        width = max(x(queued_until) - x(a.submitted), 1.0)
         shapes.append(_rect("queue", x(a.submitted), top, width, colour))
     run_w = 0.0
     if a.started:

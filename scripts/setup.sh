@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the workflow and its tests need; idempotent and quick when all is present.
-# Debian packages for the tools (bwa, samtools, fastqc, mosdepth, seqkit) (bioconda users: see envs/*.yaml and `--sdm conda`),
+# Debian packages for the tools (bwa, samtools, fastqc, mosdepth, seqkit) (bioconda users: see envs/*.yaml and `--sdm conda`)
+# and Chromium (the tests render `aml-genomics report`'s page in it, headless),
 # the project itself from pyproject.toml, and Azurite (npm) for the storage tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ command -v fastqc >/dev/null || need_apt+=(fastqc)
 command -v seqkit >/dev/null || need_apt+=(seqkit)
 # Debian's mosdepth loads libhts.so at run time, which only libhts-dev provides.
 mosdepth --version >/dev/null 2>&1 || need_apt+=(mosdepth libhts-dev)
+command -v chromium >/dev/null || need_apt+=(chromium)
 [ -f /usr/share/doc/bowtie/examples/genomes/NC_008253.fna.gz ] || need_apt+=(bowtie-examples)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}"
