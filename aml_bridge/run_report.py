@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 
@@ -45,7 +45,7 @@ CHAR_W = 6.4  # px per character of the 11 px labels, to tell whether a label fi
 class Usage:
     """What a group of attempts (a rule's, a sample's, the run's) cost."""
 
-    jobs: set
+    jobs: set[int] = field(default_factory=set)
     attempts: int = 0
     unsuccessful: int = 0
     node_s: float = 0.0
@@ -64,7 +64,7 @@ class Usage:
 
 
 def usage_by(attempts: Iterable[Attempt], key: Callable[[Attempt], str]) -> dict[str, Usage]:
-    groups: dict[str, Usage] = defaultdict(lambda: Usage(set()))
+    groups: dict[str, Usage] = defaultdict(Usage)
     for a in attempts:
         groups[key(a)].add(a)
     return dict(sorted(groups.items(), key=lambda kv: (-kv[1].cost_usd, kv[0])))
@@ -73,7 +73,7 @@ def usage_by(attempts: Iterable[Attempt], key: Callable[[Attempt], str]) -> dict
 def render(attempts: list[Attempt], run_id: str) -> str:
     """The page for these attempts (the trace's rows, in any order)."""
     colours = _rule_colours(attempts)
-    total = Usage(set())
+    total = Usage()
     for a in attempts:
         total.add(a)
     body = [
@@ -156,8 +156,11 @@ def _summary(attempts: list[Attempt], total: Usage) -> str:
 
 
 def _timeline(attempts: list[Attempt], colours: dict[str, str]) -> str:
-    """One bar per attempt, in lanes per cluster (an attempt takes the first lane free from
-    its submission on): the lighter part is the queue time, the solid part the run."""
+    """One bar per attempt, in lanes per cluster: the lighter part is the queue time, the
+    solid part the run. An attempt takes the first lane free from its submission on, else the
+    first free from its start (its queue bar then begins where the lane's last bar ended: the
+    members of a parallel step, all submitted at once, fill about one lane per node), else a
+    new lane."""
     start, end = _span(attempts)
     placed = [a for a in attempts if a.submitted or a.started]
     if not start or not end or not placed:
@@ -179,9 +182,13 @@ def _timeline(attempts: list[Attempt], colours: dict[str, str]) -> str:
         lanes: list[datetime] = []  # when each lane is free again
         for a in members:
             begin, finish = a.submitted or a.started, a.ended or end
-            lane = next((i for i, free in enumerate(lanes) if free <= begin), len(lanes))
+            run_from = a.started or begin
+            lane = next((i for i, free in enumerate(lanes) if free <= begin), None)
+            if lane is None:
+                lane = next((i for i, free in enumerate(lanes) if free <= run_from), len(lanes))
+            queue_from = max(begin, lanes[lane]) if lane < len(lanes) else begin
             lanes[lane : lane + 1] = [finish]
-            parts.append(_bar(a, x, y + lane * LANE_H, finish, colours[a.rule]))
+            parts.append(_bar(a, x, y + lane * LANE_H, queue_from, finish, colours[a.rule]))
         for i in range(len(lanes)):
             parts.append(
                 _el("text", f"lane {i + 1}", class_="lane", x=LABEL_W - 6, y=y + i * LANE_H + 11)
@@ -213,14 +220,19 @@ def _timeline(attempts: list[Attempt], colours: dict[str, str]) -> str:
 
 
 def _bar(
-    a: Attempt, x: Callable[[datetime], float], y: float, finish: datetime, colour: str
+    a: Attempt,
+    x: Callable[[datetime], float],
+    y: float,
+    queue_from: datetime,
+    finish: datetime,
+    colour: str,
 ) -> str:
     top = round(y + (LANE_H - BAR_H) / 2, 1)
     shapes = []
     queued_until = a.started or finish  # never started: queued until it ended (or now)
-    if a.submitted and queued_until > a.submitted:
-        width = max(x(queued_until) - x(a.submitted), 1.0)
-        shapes.append(_rect("queue", x(a.submitted), top, width, colour))
+    if a.submitted and queued_until > queue_from:
+        width = max(x(queued_until) - x(queue_from), 1.0)
+        shapes.append(_rect("queue", x(queue_from), top, width, colour))
     run_w = 0.0
     if a.started:
         run_x, run_w = x(a.started), max(x(finish) - x(a.started), 2.0)
@@ -470,7 +482,7 @@ border-radius:2px}
 svg text{font-size:11px;fill:#1d2330}text.cluster{font-weight:600;font-size:12px}
 text.lane{text-anchor:end;fill:#7a8496}text.tick{text-anchor:middle;fill:#5a6475}
 text.in{pointer-events:none}line.grid{stroke:#e6e9ef}
-rect.queue{opacity:.3}rect.st-Failed{stroke:#c62828;stroke-width:2}
+rect.queue{opacity:.3}rect.run{stroke:#fff;stroke-width:1}rect.st-Failed{stroke:#c62828;stroke-width:2}
 rect.st-Preempted{stroke:#ef6c00;stroke-width:2;stroke-dasharray:4 2}
 rect.st-Canceled,rect.st-NotStarted{stroke:#5a6475;stroke-width:1.5}
 g.bar:hover rect{filter:brightness(.9)}

@@ -357,3 +357,22 @@ def test_an_attempt_that_never_started_or_has_no_price_is_shown_and_named():
     assert [p["Status"] for p in dom.table("problems")] == ["NotStarted"]
     costs = {r["Rule"]: r["Est. cost (USD)"] for r in dom.table("by-rule")}
     assert costs[second[1]] == "0.0000 + 1 unpriced"
+
+
+def test_a_parallel_steps_members_fill_one_lane_per_node_not_one_each():
+    """100 members submitted at once, run 4 at a time on a 4-node step: 4 lanes."""
+    template = dict(zip(COLUMNS, trace_rows()[2].values(), strict=True))  # a fastqc member
+    rows = []
+    for i in range(100):
+        begin = 300 + (i // 4) * 60
+        rows.append(template | {
+            "jobid": str(i + 1), "wildcards": f"sample=S{i},unit=L001,read=R1", "sample": f"S{i}",
+            "nodes": "4", "submitted": "2026-12-07T13:00:00Z",
+            "started": f"2026-12-07T13:{begin // 60:02d}:{begin % 60:02d}Z",
+            "ended": f"2026-12-07T13:{begin // 60:02d}:{begin % 60 + 55:02d}Z",
+        })  # fmt: skip
+    text = "\t".join(COLUMNS) + "\n" + "".join("\t".join(r.values()) + "\n" for r in rows)
+    page = render(parse_trace(text, "step.tsv"), "r")
+    dom = Dom(page)
+    assert len(dom.bars) == 100
+    assert page.count('class="lane"') == 4
