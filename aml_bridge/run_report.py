@@ -114,7 +114,7 @@ def multiqc_table(attempts: list[Attempt], run_id: str) -> str:
         )
     unpriced = sum(a.cost_usd is None for a in attempts)
     if unpriced:
-        note += f" {unpriced} attempt(s) without a price are not in the costs."
+        note += f" {unpriced} attempt(s) without a cost (no price or node time) are not in it."
     yaml_note = note.replace("'", "''")
     lines = [
         "# id: 'aml_cost'",
@@ -138,7 +138,7 @@ def _summary(attempts: list[Attempt], total: Usage) -> str:
     failed = sum(a.status not in (COMPLETED, PREEMPTED) for a in attempts)
     cost = f"${total.cost_usd:.4f}"
     if total.unpriced:
-        cost += f" + {total.unpriced} attempt(s) without a price"
+        cost += f" + {total.unpriced} attempt(s) without a cost (no price or node time)"
     items = [
         ("Run wall time", _duration((end - start).total_seconds()) if start else "unknown"),
         ("From", f"{start:%Y-%m-%d %H:%M:%S} UTC" if start else "unknown"),
@@ -252,7 +252,7 @@ def _bar(
             )
     where = a.aml_job + (f" step {a.step}" if a.step else "")
     tip = (
-        f"{a.job} attempt {a.attempt}: {a.status}\n{where} on {a.cluster}\n"
+        f"{a.job} attempt {a.attempt}: {_status(a)}\n{where} on {a.cluster}\n"
         f"queued {_duration(a.queue_s)}, ran {_duration(a.run_s)}, "
         f"{_hours(a.node_s)} node-h, {_usd(a.cost_usd)}" + (f"\n{a.note}" if a.note else "")
     )
@@ -314,7 +314,7 @@ def _usage_table(
 
 
 def _usage_cells(u: Usage) -> str:
-    cost = f"{u.cost_usd:.4f}" + (f" + {u.unpriced} unpriced" if u.unpriced else "")
+    cost = f"{u.cost_usd:.4f}" + (f" + {u.unpriced} without" if u.unpriced else "")
     numbers = (len(u.jobs), u.attempts, u.unsuccessful, f"{u.node_s / 3600:.3f}")
     return "".join(_el("td", str(n), class_="n") for n in numbers) + _el(
         "td", cost, class_="n cost"
@@ -353,6 +353,10 @@ def _all_attempts(attempts: list[Attempt]) -> str:
     return _el("details", html=_el("summary", f"{len(attempts)} attempts") + table)
 
 
+def _status(a: Attempt) -> str:
+    return a.status or "unknown"  # a trace read while the job runs, or never seen to end
+
+
 def _where(a: Attempt) -> str:
     job = a.aml_job + (f" / {a.step}" if a.step else "")
     return f"{job} · {a.cluster} ({a.tier or '?'}, {a.nodes or '?'} node(s))"
@@ -362,7 +366,7 @@ CELLS: dict[str, tuple[str, Callable[[Attempt], str]]] = {
     "jobid": ("Job id", lambda a: str(a.jobid)),
     "job": ("Job", lambda a: a.job),
     "attempt": ("Attempt", lambda a: str(a.attempt)),
-    "status": ("Status", lambda a: a.status),
+    "status": ("Status", _status),
     "where": ("Azure ML job · cluster", _where),
     "submitted": (
         "Submitted (UTC)",

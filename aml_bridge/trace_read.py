@@ -16,7 +16,7 @@ COLUMNS = (
     "nodes", "attempt", "status", "submitted", "started", "ended", "queue_s", "run_s", "node_s",
     "price_per_hour", "cost_usd", "note",
 )  # fmt: skip
-REQUIRED = ("jobid", "rule", "attempt", "status")  # a row without them cannot be placed
+REQUIRED = ("jobid", "rule", "attempt")  # a row without them cannot be placed
 INTS = ("jobid", "nodes", "attempt")
 FLOATS = ("queue_s", "run_s", "node_s", "price_per_hour", "cost_usd")
 TIMES = ("submitted", "started", "ended")

@@ -341,7 +341,8 @@ def test_cost_per_sample_as_multiqc_custom_content(tmp_path):
     assert cli(folder, "--multiqc", "qc/cost.tsv").returncode == 2
 
 
-def test_an_attempt_that_never_started_or_has_no_price_is_shown_and_named():
+def test_an_attempt_not_started_or_running_or_without_a_price_is_shown_and_named():
+    """Rows as the trace has them mid-run (status and times empty) or without a price."""
     rows = FIXTURE.read_text().splitlines()
     header, first, second = rows[0], rows[1].split("\t"), rows[2].split("\t")
     for name in ("started", "ended", "queue_s", "run_s"):
@@ -349,14 +350,19 @@ def test_an_attempt_that_never_started_or_has_no_price_is_shown_and_named():
     first[COLUMNS.index("status")] = "NotStarted"
     first[COLUMNS.index("node_s")] = first[COLUMNS.index("cost_usd")] = "0.0"
     second[COLUMNS.index("price_per_hour")] = second[COLUMNS.index("cost_usd")] = ""
-    text = "\n".join([header, "\t".join(first), "\t".join(second)]) + "\n"
+    third = rows[3].split("\t")
+    for name in ("status", "started", "ended", "queue_s", "run_s", "node_s", "cost_usd"):
+        third[COLUMNS.index(name)] = ""
+    text = "\n".join([header, *("\t".join(r) for r in (first, second, third))]) + "\n"
     dom = Dom(render(parse_trace(text, "t.tsv"), "r"))
-    assert sorted(dom.bars) == sorted([(first[0], first[10]), (second[0], second[10])])
-    assert dom.totals["Estimated cost"] == "$0.0000 + 1 attempt(s) without a price"
-    assert dom.totals["Jobs"] == "2 (1 not completed)"
-    assert [p["Status"] for p in dom.table("problems")] == ["NotStarted"]
+    assert sorted(dom.bars) == sorted((r[0], r[10]) for r in (first, second, third))
+    assert dom.totals["Estimated cost"] == (
+        "$0.0000 + 2 attempt(s) without a cost (no price or node time)"
+    )
+    assert dom.totals["Jobs"] == "3 (2 not completed)"
+    assert [p["Status"] for p in dom.table("problems")] == ["NotStarted", "unknown"]
     costs = {r["Rule"]: r["Est. cost (USD)"] for r in dom.table("by-rule")}
-    assert costs[second[1]] == "0.0000 + 1 unpriced"
+    assert costs[second[1]] == "0.0000 + 2 without"  # second and third: fastqc
 
 
 def test_a_parallel_steps_members_fill_one_lane_per_node_not_one_each():
