@@ -1,13 +1,19 @@
 """Node allocation: a job whose nodes no idle node can serve allocates them; a node released
 less than the idle time ago serves the next job without an allocation, with the same Batch
-node id and shared folder; a released node's folder is gone."""
+node id and shared folder; a released node's folder is gone; a parallel step's workers see
+the node they run on."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from pathlib import Path
 
+from aml_local.builds import Build
+from aml_local.parallel_runtime import ParallelSettings, ParallelStep
+from aml_local.runner import Stop
 from aml_local.scheduler import NODE_ID_ENV, NODE_SHARED_DIR_ENV, Node, NodeTimes, Scheduler
 
 
@@ -68,3 +74,43 @@ def test_an_idle_node_is_scaled_down_after_its_idle_time(tmp_path):
         time.sleep(0.05)
     assert not shared.exists()  # no job came: the node (and its folder) went
     scheduler.stop()
+
+
+NODE_ENTRY = """
+import os
+
+def run(mini_batch):
+    shared = os.environ["AZ_BATCH_NODE_SHARED_DIR"]
+    with open(os.path.join(shared, "seen"), "a") as f:  # the node's folder, shared
+        f.write(f"{os.getpid()}\\n")
+    return [f"{os.environ['AZ_BATCH_NODE_ID']} {shared}" for _ in mini_batch]
+"""
+
+
+def test_parallel_workers_see_the_node_they_run_on(tmp_path):
+    code, items = tmp_path / "code", tmp_path / "items"
+    for folder in (code, items):
+        folder.mkdir()
+    (code / "entry.py").write_text(NODE_ENTRY)
+    for i in range(12):
+        (items / f"{i:02d}.txt").write_text("x")
+    nodes = [Node(f"tvm-1_{n}-x", tmp_path / "nodes" / str(n)) for n in (1, 2)]
+    for node in nodes:
+        (node.root / "shared").mkdir(parents=True)
+    step = ParallelStep(
+        ParallelSettings(
+            entry_script="entry.py", program_arguments=[], instance_count=2,
+            max_concurrency_per_instance=2,
+        ),
+        sorted(str(p) for p in items.iterdir()), code, tmp_path / "logs",
+        {"PATH": os.environ["PATH"], "PYTHONPATH": sys.path[0]}, Stop(), Build(),
+        node_environments=[n.environment() for n in nodes],
+    )  # fmt: skip
+    result = step.run()
+
+    assert result.failed == "" and len(result.rows) == 12
+    pairs = {(n.id, str(n.root / "shared")) for n in nodes}
+    assert {tuple(row.split(" ")) for row in result.rows} <= pairs
+    marks = [n.root / "shared" / "seen" for n in nodes]
+    written = [len(m.read_text().split()) for m in marks if m.exists()]
+    assert sum(written) == 12  # every mini-batch wrote into its own node's folder
