@@ -69,17 +69,18 @@ class NodeCache:
         """Make `dest` hold the blob version `entry` (of blob `key`), from the cache or by
         `download(path)` into it (which writes `path` atomically)."""
         cached = self.root / _digest(key) / f"{_safe(entry.etag or '')}-{entry.size}"
-        with _locked(_lock_of(cached)) as lock_fd:
-            assert lock_fd is not None
-            if cached.exists():
-                self.stats.add(cache_hits=1, cached_bytes=entry.size)
-            else:
+        with _locked(_lock_of(cached)):
+            missed = not cached.exists()
+            if missed:
                 download(cached)
                 cached.chmod(READ_ONLY)
                 self.stats.add(cache_misses=1)
+            else:
+                self.stats.add(cache_hits=1, cached_bytes=entry.size)
             _link_or_copy(cached, dest)
             os.utime(_lock_of(cached))  # the entry's last use, for the LRU order
-        self.evict(keep=cached)
+        if missed:  # only a new entry can take the cache past its cap
+            self.evict(keep=cached)
 
     def evict(self, keep: Path | None = None) -> None:
         """Drop entries until the cache is within its cap: other versions of `keep`'s blob

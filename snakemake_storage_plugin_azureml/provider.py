@@ -66,7 +66,7 @@ class StorageProvider(StorageProviderBase):
         self._datastores: dict[str, Datastore] = {}
         self._lock = threading.Lock()
         self.stats = TransferStats()  # bytes moved; a skipped unchanged upload adds 0
-        self.node_cache = node_cache(settings, os.environ, self.stats)
+        self.node_cache = make_node_cache(settings, os.environ, self.stats)
         self.staging = Staging()
         self._staged_uploaded = False
         self._upload_lock = threading.Lock()
@@ -165,7 +165,7 @@ def workspace_lookup(
     return WorkspaceDatastores(ref, credential) if ref else None
 
 
-def node_cache(
+def make_node_cache(
     settings: StorageProviderSettings, environ: Mapping[str, str], stats: TransferStats
 ) -> NodeCache | None:
     """The node-local input cache (node_cache.py), or None: no place for it, a cap of 0, or a
