@@ -6,8 +6,10 @@ in a command job, the parallel flavour (group steps, exported nodes) as one item
 step through the executor's own entry script. Its script prints one `PROBE ok|failed <what>:
 <detail>` line per fact: python, `python -m snakemake --version` as the run calls it, the
 storage plugin writing and reading a blob as the cluster's identity, each tool of the
-environment answering its version command, and (parallel flavour) the parallel runtime's
-packages. A job that never runs its script (image build failed) is reported by its status.
+environment answering its version command, (parallel flavour) the parallel runtime's
+packages, and whether the node offers the storage plugin's node cache a place (Azure Batch's
+AZ_BATCH_NODE_SHARED_DIR, which Azure ML does not document inside a job: a fact, never a
+failure). A job that never runs its script (image build failed) is reported by its status.
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ def found(name):
 gone = [m for m in {PARALLEL_MODULES!r} if not found(m)]
 sys.exit("missing modules: " + ", ".join(gone)) if gone else print("found", *{PARALLEL_MODULES!r})
 """
+
+# always exits 0: without the folder, inputs are downloaded per job as before
+NODE_CACHE_CHECK = """d="${AZ_BATCH_NODE_SHARED_DIR:-}"
+if [ -z "$d" ]; then echo "no AZ_BATCH_NODE_SHARED_DIR: inputs downloaded per job"
+elif [ -d "$d" ] && [ -w "$d" ]; then
+  echo "AZ_BATCH_NODE_SHARED_DIR $d writable: inputs cached per node"
+else echo "AZ_BATCH_NODE_SHARED_DIR $d not writable: inputs downloaded per job"; fi"""
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,7 @@ def probe_script(target: ProbeTarget, datastore: str, blob_path: str) -> str:
         check = f"python -c {shlex.quote(PARALLEL_CHECK)}"
         lines.append(f"probe parallel-runtime {shlex.quote(check)}")
     lines += [f"probe {tool} {shlex.quote(VERSION_COMMANDS[tool])}" for tool in target.tools()]
+    lines.append(f"probe node-cache {shlex.quote(NODE_CACHE_CHECK)}")
     return "\n".join(lines) + "\n"
 
 
@@ -185,5 +195,7 @@ def _fact(line: ProbeLine) -> str:
         return "storage written and read as the cluster identity"
     if line.what == "parallel-runtime":
         return "parallel runtime packages"
+    if line.what == "node-cache":
+        return line.detail
     m = re.search(r"\d+(\.\d+)+\S*", line.detail)
     return f"{line.what} {m[0] if m else line.detail[:40]}"

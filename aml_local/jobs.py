@@ -40,7 +40,7 @@ from .pipelines import (
 )
 from .reuse import REUSED, REUSED_FROM, force_rerun, node_keys
 from .runner import LOG_NAME, BindingError, JobRunner, Outcome, Stop
-from .scheduler import ClusterScheduler, NodeTimes
+from .scheduler import ClusterScheduler, Node, NodeTimes
 from .store import Store
 from .workspace import ARTIFACT_DATASTORE, PROVIDER, Workspace, now_iso
 
@@ -100,7 +100,9 @@ class JobManager:
         self._status_lock = threading.RLock()
         self._closing = False
         limits = {c.name: c.max_nodes for c in ws.clusters}
-        self.scheduler = ClusterScheduler(limits, self._execute, nodes or NodeTimes())
+        self.scheduler = ClusterScheduler(
+            limits, self._execute, work_root.parent / "nodes", nodes or NodeTimes()
+        )
         self.builds = builds
 
     # -- documents -------------------------------------------------------------------------
@@ -394,13 +396,13 @@ class JobManager:
         self.scheduler.stop()
 
     # -- execution -------------------------------------------------------------------------
-    def _execute(self, name: str) -> None:
+    def _execute(self, name: str, nodes: list[Node]) -> None:
         with self._lock:
             stop = self._stops.get(name)
         if stop is None or self._closing:
             return
         try:
-            self._run(name, stop)
+            self._run(name, stop, nodes)
         except Exception as exc:  # a fault of the service itself must still end the job
             if stop.reason != "shutdown":
                 self._set_status(name, "Failed", {"code": "ServiceError", "message": str(exc)})
@@ -410,13 +412,13 @@ class JobManager:
                     del self._stops[name]
                     self._running.discard(name)
 
-    def _run(self, name: str, stop: Stop) -> None:
+    def _run(self, name: str, stop: Stop, nodes: list[Node]) -> None:
         if stop.event.is_set():  # canceled between dispatch and start
             self._set_status(name, "Canceled")
             return
         step = self.store.get("steps", name)
         if step:
-            self._run_step(name, step, stop)
+            self._run_step(name, step, stop, nodes)
             return
         props = self.get(name)["properties"]
         plan = plan_job(name, props, self._code_ref(props.get("codeId")))
@@ -440,6 +442,7 @@ class JobManager:
         cluster = job_cluster(self.ws, props.get("computeId")).name
         node = self.identities.node_environment(cluster, self.ws.base_url + MSI_PATH)
         job_env = job_storage_environment(self.stores, self.ws, name, props["experimentName"], node)
+        job_env |= nodes[0].environment()  # the command runs on the job's first node
         plan.environment = {**self._node_environment(build), **job_env, **plan.environment}
         with self._lock:
             self._running.add(name)
@@ -542,7 +545,7 @@ class JobManager:
         self._set_status(name, status, error)
         runner.clean()
 
-    def _run_step(self, name: str, step: dict[str, Any], stop: Stop) -> None:
+    def _run_step(self, name: str, step: dict[str, Any], stop: Stop, nodes: list[Node]) -> None:
         """A parallel step: its workers on its nodes, then rows, outputs and logs uploaded."""
         pipeline = self.get(step["parent"])["properties"]
         node = step["definition"]
@@ -571,8 +574,9 @@ class JobManager:
         self._set_status(name, "Running")
         logs = runner.workdir / "logs"
         step = ParallelStep(
-            settings, items, runner.workdir / "wd", logs, env, stop, build, runner.sync_outputs
-        )
+            settings, items, runner.workdir / "wd", logs, env, stop, build, runner.sync_outputs,
+            [node.environment() for node in nodes],
+        )  # fmt: skip
         result = step.run()
         if result.stopped != "shutdown":
             self._finish_step(runner, name, node, values, result)

@@ -95,8 +95,11 @@ class ParallelStep:
         stop: Stop,
         build: Build,
         sync: Callable[[], None] = lambda: None,
+        node_environments: list[dict[str, str]] | None = None,
     ) -> None:
         self._sync = sync  # mounted outputs reach storage while the step runs
+        # what each node's workers see besides `environment` (its Batch node id, shared dir)
+        self._node_env = {_node_label(n): env for n, env in enumerate(node_environments or [])}
         self.build = build  # no image: an image-only environment, run with this machine's
         self.python = str(build.image.python) if build.image else sys.executable
         self.s, self.code_dir, self.logs, self.env, self.stop = (
@@ -129,7 +132,7 @@ class ParallelStep:
             self._write_log("job_result.txt", missing + "\n")
             return StepResult(failed=missing)
         workers = [
-            threading.Thread(target=self._worker, args=(f"node{n:03d}", p), daemon=True)
+            threading.Thread(target=self._worker, args=(_node_label(n), p), daemon=True)
             for n in range(self.s.instance_count)
             for p in range(self.s.max_concurrency_per_instance)
         ]
@@ -210,6 +213,7 @@ class ParallelStep:
         user = self.logs / "user"
         env = {
             **self.env,
+            **self._node_env.get(node, {}),
             "AZ_PRS_STDOUT": str(user / "stdout" / node / f"{name}.stdout.txt"),
             "AZ_PRS_STDERR": str(user / "stderr" / node / f"{name}.stderr.txt"),
             "AZ_PRS_LOG": str(user / "entry_script_log" / node / f"{name}.log.txt"),
@@ -323,6 +327,11 @@ class _Process:
 
     def kill(self) -> None:
         kill_tree(self.proc)
+
+
+def _node_label(number: int) -> str:
+    """The node's folder name in the step's logs."""
+    return f"node{number:03d}"
 
 
 def _now() -> str:

@@ -3,15 +3,26 @@
 Nodes cost time to allocate on Azure ML: a job that needs a node no idle one can serve waits
 `NodeTimes.startup_s` (its nodes are being allocated) before it starts; a node a job released
 stays allocated for `NodeTimes.idle_s` and serves the next job at once.
+
+Each node has an Azure Batch identity and a root folder, as a compute cluster's nodes (Batch
+pool nodes) do: a job on it sees `AZ_BATCH_NODE_ID` and `AZ_BATCH_NODE_SHARED_DIR` (a folder
+shared by every task on the node), kept while the node stays allocated, deleted with it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+# https://learn.microsoft.com/azure/batch/batch-compute-node-environment-variables
+NODE_ID_ENV = "AZ_BATCH_NODE_ID"
+NODE_SHARED_DIR_ENV = "AZ_BATCH_NODE_SHARED_DIR"
 
 
 @dataclass(frozen=True)
@@ -23,22 +34,44 @@ class NodeTimes:
 
 
 @dataclass
+class Node:
+    """One allocated node: its Batch node id and root folder (`shared/` is the node's)."""
+
+    id: str
+    root: Path
+    released_at: float = 0.0
+
+    def environment(self) -> dict[str, str]:
+        """What Batch sets for every task on the node."""
+        return {NODE_ID_ENV: self.id, NODE_SHARED_DIR_ENV: str(self.root / "shared")}
+
+
+@dataclass
 class _Waiting:
     name: str
     nodes: int
     ready_at: float
 
 
+# start(job name, the job's nodes)
+Start = Callable[[str, list[Node]], None]
+
+
 class Scheduler:
-    """Starts `start(name)` on a thread when enough nodes are free; records the peak in use."""
+    """Starts `start(name, nodes)` on a thread when enough nodes are free; records the peak in
+    use. Nodes live under `nodes_dir` (emptied here: a new pool has no nodes)."""
 
     def __init__(
-        self, max_nodes: int, start: Callable[[str], None], nodes: NodeTimes = NodeTimes()
+        self, max_nodes: int, start: Start, nodes_dir: Path, nodes: NodeTimes = NodeTimes()
     ) -> None:
         self.max_nodes = max_nodes
         self._start = start
         self._times = nodes
-        self._idle: list[float] = []  # when each idle, still allocated node was released
+        self._dir = nodes_dir
+        shutil.rmtree(nodes_dir, ignore_errors=True)
+        # Batch's documented form of a node id, e.g. tvm-1219235766_3-20160919t172711z
+        self._pool_number = int(hashlib.sha256(str(nodes_dir).encode()).hexdigest()[:8], 16)
+        self._idle: list[Node] = []  # idle, still allocated nodes
         self.allocations = 0
         self._cond = threading.Condition()
         self._queue: deque[_Waiting] = deque()
@@ -85,46 +118,77 @@ class Scheduler:
         self._loop_thread.join(wait_s)
         for thread in list(self._threads):
             thread.join(wait_s)
+        with self._cond:
+            self._release(self._idle)
+            self._idle = []
 
     def _loop(self) -> None:
         with self._cond:
             while not self._stopped:
                 head = self._queue[0] if self._queue else None
                 now = time.monotonic()
+                self._scale_down(now)
                 if head is None or self._in_use + head.nodes > self.max_nodes:
-                    self._cond.wait()
+                    self._cond.wait(self._next_scale_down(now))
                 elif head.ready_at > now:
                     self._cond.wait(head.ready_at - now)
                 else:
                     self._queue.popleft()
                     self._in_use += head.nodes
                     self.peak_in_use = max(self.peak_in_use, self._in_use)
-                    startup = self._allocate(head.nodes, now)
+                    nodes, startup = self._allocate(head.nodes)
                     thread = threading.Thread(
                         target=self._run,
-                        args=(head, startup),
+                        args=(head, nodes, startup),
                         name=f"job-{head.name}",
                         daemon=True,
                     )
                     self._threads.add(thread)
                     thread.start()
 
-    def _allocate(self, nodes: int, now: float) -> float:
-        """Take idle nodes first, allocate the rest; the start-up wait (0 when none is new)."""
-        self._idle = sorted(t for t in self._idle if now - t < self._times.idle_s)
-        reused = min(nodes, len(self._idle))
+    def _allocate(self, count: int) -> tuple[list[Node], float]:
+        """Take idle nodes first (most recently released), allocate the rest; the nodes and
+        the start-up wait (0 when none is new)."""
+        self._idle.sort(key=lambda n: n.released_at)
+        reused = min(count, len(self._idle))
+        nodes = self._idle[len(self._idle) - reused :]
         del self._idle[len(self._idle) - reused :]
-        self.allocations += nodes - reused
-        return self._times.startup_s if nodes > reused else 0.0
+        for _ in range(count - reused):
+            self.allocations += 1
+            stamp = time.strftime("%Y%m%dt%H%M%Sz", time.gmtime())
+            node_id = f"tvm-{self._pool_number}_{self.allocations}-{stamp}"
+            nodes.append(Node(node_id, self._dir / node_id))
+            (nodes[-1].root / "shared").mkdir(parents=True)
+        return nodes, self._times.startup_s if count > reused else 0.0
 
-    def _run(self, item: _Waiting, startup_s: float) -> None:
+    def _scale_down(self, now: float) -> None:
+        """Release the nodes idle for `idle_s` (with the lock held)."""
+        expired = [n for n in self._idle if now - n.released_at >= self._times.idle_s]
+        if expired:
+            self._idle = [n for n in self._idle if n not in expired]
+            self._release(expired)
+
+    def _next_scale_down(self, now: float) -> float | None:
+        if not self._idle:
+            return None
+        first = min(n.released_at for n in self._idle)
+        return max(0.0, first + self._times.idle_s - now)
+
+    def _release(self, nodes: list[Node]) -> None:
+        for node in nodes:
+            shutil.rmtree(node.root, ignore_errors=True)
+
+    def _run(self, item: _Waiting, nodes: list[Node], startup_s: float) -> None:
         try:
             time.sleep(startup_s)
-            self._start(item.name)
+            self._start(item.name, nodes)
         finally:
             with self._cond:
                 self._in_use -= item.nodes
-                self._idle += [time.monotonic()] * item.nodes
+                released = time.monotonic()
+                for node in nodes:
+                    node.released_at = released
+                self._idle += nodes
                 self._threads.discard(threading.current_thread())
                 self._cond.notify_all()
 
@@ -139,12 +203,16 @@ class ClusterScheduler:
     def __init__(
         self,
         max_nodes: dict[str, int],
-        start: Callable[[str], None],
+        start: Start,
+        nodes_dir: Path,
         nodes: NodeTimes = NodeTimes(),
     ) -> None:
         self.default = next(iter(max_nodes))
-        self._start, self._nodes = start, nodes
-        self._pools = {name: Scheduler(limit, start, nodes) for name, limit in max_nodes.items()}
+        self._start, self._dir, self._nodes = start, nodes_dir, nodes
+        self._pools = {
+            name: Scheduler(limit, start, nodes_dir / name, nodes)
+            for name, limit in max_nodes.items()
+        }
 
     def submit(self, name: str, nodes: int = 1, delay_s: float = 0.0, cluster: str = "") -> None:
         self._pools[cluster or self.default].submit(name, nodes, delay_s)
@@ -156,7 +224,9 @@ class ClusterScheduler:
         """A cluster created or updated through the API: its node limit from now on."""
         pool = self._pools.get(cluster)
         if pool is None:
-            self._pools[cluster] = Scheduler(max_nodes, self._start, self._nodes)
+            self._pools[cluster] = Scheduler(
+                max_nodes, self._start, self._dir / cluster, self._nodes
+            )
             return
         pool.resize(max_nodes)
 

@@ -22,6 +22,7 @@ from .client import SINGLE_PUT_LIMIT, container_client
 from .datastores import DatastoreTarget
 from .errors import Redactor, reported
 from .listing import DIR_MARKER, BlobEntry, entry_from_properties, mtime_metadata
+from .node_cache import NodeCache
 from .query import make_query
 from .stats import TransferStats
 from .transfer import download_file, holds, upload_bytes, upload_file
@@ -38,12 +39,14 @@ class Datastore:
         stats: TransferStats,
         redact: Redactor,
         max_concurrency: int = 8,
+        node_cache: NodeCache | None = None,
     ) -> None:
         self.name = name
         self.target = target
         self.stats = stats
         self.redact = redact
         self.max_concurrency = max(1, max_concurrency)
+        self.node_cache = node_cache
         self.client = container_client(target)
 
     def query(self, path: str) -> str:
@@ -197,6 +200,14 @@ class Datastore:
     # --- retrieving ----------------------------------------------------------------------
 
     def retrieve_file(self, entry: BlobEntry, local: Path) -> None:
+        """Download the blob version `entry` to `local`, through the node cache if it takes it."""
+        if self.node_cache and self.node_cache.accepts(entry):
+            key = f"{self.target.container_url}/{entry.name}"
+            self.node_cache.retrieve(key, entry, local, lambda to: self._download(entry, to))
+        else:
+            self._download(entry, local)
+
+    def _download(self, entry: BlobEntry, local: Path) -> None:
         workers = self.max_concurrency if entry.size > SINGLE_PUT_LIMIT else 1
         with self._reported(f"cannot retrieve {self.query(entry.name)} to {local}"):
             download_file(self.client.get_blob_client(entry.name), local, entry, workers)

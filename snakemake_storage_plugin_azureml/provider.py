@@ -25,6 +25,7 @@ from .datastores import (
     lazy_resolver,
     parse_datastore_map,
 )
+from .node_cache import NodeCache, cache_root
 from .query import EXAMPLE, InvalidQuery, make_query, parse_query, query_problem
 from .settings import StorageProviderSettings
 from .staging import Staging, StagingError
@@ -65,6 +66,7 @@ class StorageProvider(StorageProviderBase):
         self._datastores: dict[str, Datastore] = {}
         self._lock = threading.Lock()
         self.stats = TransferStats()  # bytes moved; a skipped unchanged upload adds 0
+        self.node_cache = make_node_cache(settings, os.environ, self.stats)
         self.staging = Staging()
         self._staged_uploaded = False
         self._upload_lock = threading.Lock()
@@ -82,7 +84,7 @@ class StorageProvider(StorageProviderBase):
                     raise WorkflowError(f"azureml storage: {e}") from None
                 redact = Redactor(credentials.secret_values(os.environ))
                 self._datastores[name] = Datastore(
-                    name, target, self.stats, redact, self.max_concurrency
+                    name, target, self.stats, redact, self.max_concurrency, self.node_cache
                 )
             return self._datastores[name]
 
@@ -161,3 +163,23 @@ def workspace_lookup(
         return None
     ref = WorkspaceRef.of_run(environ)
     return WorkspaceDatastores(ref, credential) if ref else None
+
+
+def make_node_cache(
+    settings: StorageProviderSettings, environ: Mapping[str, str], stats: TransferStats
+) -> NodeCache | None:
+    """The node-local input cache (node_cache.py), or None: no place for it, a cap of 0, or a
+    folder this job cannot write (then every input is downloaded, as without a cache)."""
+    root = cache_root(environ, settings.node_cache)
+    max_bytes = int(settings.node_cache_max_bytes or 0)
+    if root is None or max_bytes <= 0:
+        return None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        logging.getLogger(__name__).warning("azureml storage: no node cache at %s: %s", root, e)
+        return None
+    if not os.access(root, os.W_OK | os.X_OK):
+        logging.getLogger(__name__).warning("azureml storage: node cache %s not writable", root)
+        return None
+    return NodeCache(root, max_bytes, int(settings.node_cache_min_bytes or 0), stats)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from snakemake_interface_storage_plugins.settings import StorageProviderSettingsBase
 
+GIB = 1024**3
+
 
 def _setting(help_text: str, default=None):
     return field(default=default, metadata={"help": help_text, "env_var": True, "required": False})
@@ -40,6 +42,27 @@ class StorageProviderSettings(StorageProviderSettingsBase):
         default=8,
         metadata={
             "help": "Parallel connections per transfer (blocks of a big blob, files of a folder).",
+            "env_var": True,
+            "required": False,
+        },
+    )
+    node_cache: str | None = _setting(
+        "Folder of the node-local input cache where Azure Batch's AZ_BATCH_NODE_SHARED_DIR is "
+        "not set (there, <that dir>/snakemake-azureml-cache is used). Unset: no cache."
+    )
+    node_cache_max_bytes: int = field(
+        default=20 * GIB,
+        metadata={
+            "help": "Size cap of the node cache; least recently used entries go beyond it "
+            "(0: no cache).",
+            "env_var": True,
+            "required": False,
+        },
+    )
+    node_cache_min_bytes: int = field(
+        default=64 * 1024**2,
+        metadata={
+            "help": "Inputs smaller than this are downloaded per job, not cached.",
             "env_var": True,
             "required": False,
         },

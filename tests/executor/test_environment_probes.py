@@ -3,6 +3,7 @@ finds, run here with bash on this machine's tools (no server: the storage fact f
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from aml_bridge.environment_probes import judge, probe_script, probe_targets
@@ -21,8 +22,8 @@ def env(text: str | None, parallel: bool = False, path: str = "envs/bwa.yaml"):
     )  # fmt: skip
 
 
-def run_script(script: str) -> str:
-    return subprocess.run(["bash", "-c", script], capture_output=True, text=True).stdout
+def run_script(script: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env).stdout
 
 
 def test_one_probe_per_environment_version_and_cluster():
@@ -72,3 +73,18 @@ def test_a_job_that_never_ran_its_script_is_reported_with_azure_mls_error():
     target = probe_targets([("bwa_mem", env(BWA), "envs/bwa.yaml")], {"bwa_mem": "c"})[0]
     outcome = judge(target, "Failed", "Image build failed: pip could not install nosuchpkg", "")
     assert not outcome.ok and "Image build failed" in outcome.detail
+
+
+def test_the_probe_records_whether_the_node_cache_has_a_place(tmp_path):
+    target = probe_targets([("bwa_mem", env(BWA), "envs/bwa.yaml")], {"bwa_mem": "c"})[0]
+    script = probe_script(target, "ds", "p")
+    base = {"PATH": os.environ["PATH"]}
+    shared = {**base, "AZ_BATCH_NODE_SHARED_DIR": str(tmp_path)}
+    assert f"PROBE ok node-cache: AZ_BATCH_NODE_SHARED_DIR {tmp_path} writable" in run_script(
+        script, shared
+    )
+    missing = {**base, "AZ_BATCH_NODE_SHARED_DIR": str(tmp_path / "none")}
+    assert "not writable: inputs downloaded per job" in run_script(script, missing)
+    output = run_script(script, base)
+    assert "PROBE ok node-cache: no AZ_BATCH_NODE_SHARED_DIR" in output
+    assert [line.what for line in judge(target, "Completed", "", output).failed] == ["storage"]

@@ -91,11 +91,11 @@ def test_fault_decisions():
     assert throttled.status == 429 and throttled.headers == {"Retry-After": "3"}
 
 
-def test_scheduler_never_exceeds_its_nodes_and_runs_everything():
+def test_scheduler_never_exceeds_its_nodes_and_runs_everything(tmp_path):
     running, peak, done = 0, 0, []
     lock = threading.Lock()
 
-    def start(name: str) -> None:
+    def start(name: str, _nodes) -> None:
         nonlocal running, peak
         with lock:
             running += 1
@@ -105,7 +105,7 @@ def test_scheduler_never_exceeds_its_nodes_and_runs_everything():
             running -= 1
             done.append(name)
 
-    scheduler = Scheduler(3, start)
+    scheduler = Scheduler(3, start, tmp_path / "nodes")
     for i in range(30):
         scheduler.submit(f"j{i}", nodes=1 + i % 2)
     deadline = time.monotonic() + 30
