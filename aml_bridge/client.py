@@ -294,6 +294,11 @@ class AmlClient:
                     return kept
         return None
 
+    def step_statuses(self, name: str) -> dict[str, str]:
+        """Each step (child run) of a pipeline job with its status."""
+        steps = self._call(lambda: list(self.ml.jobs.list(parent_job_name=name)))
+        return {step.name: _status(step.status) for step in steps}
+
     def _failed_steps(self, name: str) -> list[str]:
         steps = self._call(lambda: list(self.ml.jobs.list(parent_job_name=name)))
         return [step.name for step in steps if _status(step.status) == "Failed"]

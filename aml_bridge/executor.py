@@ -35,6 +35,7 @@ from aml_bridge.logs import LOG_ROOT, excerpt, log_path
 from aml_bridge.names import experiment_name
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
 from aml_bridge.polling import StatusPoller
+from aml_bridge.preemption import Move, PreemptionWatch
 from aml_bridge.prefix_owner import Owner, claim
 from aml_bridge.run_state import finished_run, remember_run, unfinished_run
 from aml_bridge.specs.command import CommandJobSpec, build_spec
@@ -98,6 +99,7 @@ class Executor(RemoteExecutor):
             group_root=self._group_root(),
         )
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
+        self.preemption = PreemptionWatch(clusters, s.max_preemptions, self.client.step_statuses)
         self._in_round: dict[str, SubmittedJobInfo] = {}
         self._init_watch()
         self.components = (  # groups run the rules' registered components when there
@@ -331,6 +333,10 @@ class Executor(RemoteExecutor):
                 f"back to {restart.now}: Azure ML restarts it (its low-priority node was "
                 "preempted)"
             )
+        active = {i.external_jobid: i for i in submitted if i.external_jobid not in found.ended}
+        watched = {n: (labels[n], i.aux["spec"]) for n, i in active.items()}
+        for move, spec in self.preemption.round(found.restarts, watched):
+            self._move(active[move.job], move, spec)
         for info in submitted:
             ended = found.ended.get(info.external_jobid)
             if ended is None:
@@ -345,6 +351,20 @@ class Executor(RemoteExecutor):
                 self._report_failure(info, state, result)
             self._in_round.pop(info.external_jobid, None)
         self.next_seconds_between_status_checks = self.poller.next_round(bool(found.ended))
+
+    def _move(
+        self, info: SubmittedJobInfo, move: Move, spec: CommandJobSpec | PipelineJobSpec
+    ) -> None:
+        """Preempted too often: cancel the job, send its copy to the dedicated cluster."""
+        self.logger.warning(move.line())
+        self.ends.canceled_here.add(move.job)
+        try:
+            self.client.cancel(move.job)
+        except Exception as e:
+            self.logger.error(f"aml: canceling {move.job} failed ({e}); cancel it in the Studio")
+        info.external_jobid = spec.name
+        info.aux.update(spec=spec, submit=self.pool.submit(self._submit, spec))
+        self._in_round[spec.name] = self._in_round.pop(move.job, info)
 
     def _report_failure(self, info: SubmittedJobInfo, state: JobState, result: Outcome) -> None:
         facts: JobFacts = info.aux["facts"]

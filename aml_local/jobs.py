@@ -377,12 +377,28 @@ class JobManager:
             stop.request("user")
 
     def preempt(self, pattern: str = "") -> list[str]:
-        """Reclaim the nodes of running jobs whose names match; the names preempted."""
+        """Reclaim the nodes of running jobs whose names match (a step: its own name or its
+        pipeline job's); the names preempted. Only low-priority nodes are ever reclaimed."""
         with self._lock:
-            hits = {n: self._stops[n] for n in self._running if re.search(pattern, n)}
+            running = [(n, self._stops[n]) for n in self._running if n in self._stops]
+        hits = {
+            n: stop
+            for n, stop in running
+            if self._low_priority(n) and any(re.search(pattern, m) for m in self._names_of(n))
+        }
         for stop in hits.values():
             stop.request("preempted")
         return sorted(hits)
+
+    def _names_of(self, name: str) -> list[str]:
+        """A run's own name, and for a pipeline's step its pipeline job's name too."""
+        step = self.store.get("steps", name)
+        return [name, step["parent"]] if step else [name]
+
+    def _low_priority(self, name: str) -> bool:
+        """Whether the run is on a low-priority cluster (whose nodes Azure may reclaim)."""
+        cluster = job_cluster(self.ws, self.run_props(name).get("computeId"))
+        return cluster.tier == "LowPriority"
 
     def close(self) -> None:
         """Service shutdown: stop running jobs without recording an end (restart re-queues)."""
@@ -454,12 +470,16 @@ class JobManager:
             self._finish(runner, name, outcome)
 
     def _fault_timers(self, name: str, stop: Stop) -> list[threading.Timer]:
-        """Started timers for the injected preemption and heartbeat loss of a running job."""
+        """Started timers for the injected preemption (low-priority nodes only) and heartbeat
+        loss of a running job (a step: no heartbeat loss, matched by its pipeline's name)."""
         timers = []
-        preempt_after = self.faults.preemption_delay(name)
+        names = self._names_of(name)
+        preempt_after = (
+            self.faults.preemption_delay(name, names[-1]) if self._low_priority(name) else None
+        )
         if preempt_after is not None:
             timers.append(threading.Timer(preempt_after, stop.request, ("preempted",)))
-        stall = self.faults.not_responding(name)
+        stall = self.faults.not_responding(name) if len(names) == 1 else None
         if stall is not None:
             after, lasting = stall
             swap = self._swap_status
@@ -573,8 +593,13 @@ class JobManager:
         step = ParallelStep(
             settings, items, runner.workdir / "wd", logs, env, stop, build, runner.sync_outputs
         )
+        timers = self._fault_timers(name, stop)
         result = step.run()
-        if result.stopped != "shutdown":
+        for timer in timers:
+            timer.cancel()
+        if result.stopped == "preempted":
+            self._requeue(runner, name)
+        elif result.stopped != "shutdown":
             self._finish_step(runner, name, node, values, result)
 
     def _finish_step(
