@@ -38,6 +38,7 @@ from .pipelines import (
     step_plan,
     upstream_nodes,
 )
+from .quota import Quotas
 from .reuse import REUSED, REUSED_FROM, force_rerun, node_keys
 from .runner import LOG_NAME, BindingError, JobRunner, Outcome, Stop
 from .scheduler import ClusterScheduler, NodeTimes
@@ -100,7 +101,9 @@ class JobManager:
         self._status_lock = threading.RLock()
         self._closing = False
         limits = {c.name: c.max_nodes for c in ws.clusters}
-        self.scheduler = ClusterScheduler(limits, self._execute, nodes or NodeTimes())
+        room = lambda cluster, n: self.quota.room(cluster, n)  # noqa: E731
+        self.scheduler = ClusterScheduler(limits, self._execute, nodes or NodeTimes(), room)
+        self.quota = Quotas(ws, self.scheduler.in_use)
         self.builds = builds
 
     # -- documents -------------------------------------------------------------------------
@@ -323,6 +326,11 @@ class JobManager:
         else:
             nodes = (props.get("resources") or {}).get("instanceCount") or 1
         cluster = job_cluster(self.ws, props.get("computeId")).name
+        refusal = self.quota.refusal(cluster, nodes)
+        if refusal:  # more vCPUs than the quota allows: it could never start
+            error = {"code": "JobNodeCountExceedsCoreQuota", "message": refusal}
+            self._set_status(name, "Failed", error)
+            return
         with self._lock:
             self._stops[name] = Stop()  # from now on a cancel can reach the job
         self._set_status(name, "Queued")

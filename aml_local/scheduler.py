@@ -12,6 +12,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+
+QUOTA_RECHECK_S = 0.5  # how often a job waiting for vCPU quota looks again
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,14 @@ class Scheduler:
     """Starts `start(name)` on a thread when enough nodes are free; records the peak in use."""
 
     def __init__(
-        self, max_nodes: int, start: Callable[[str], None], nodes: NodeTimes = NodeTimes()
+        self,
+        max_nodes: int,
+        start: Callable[[str], None],
+        nodes: NodeTimes = NodeTimes(),
+        room: Callable[[int], bool] = lambda _nodes: True,
     ) -> None:
         self.max_nodes = max_nodes
+        self._room = room  # whether the vCPU quota lets the cluster allocate that many nodes
         self._start = start
         self._times = nodes
         self._idle: list[float] = []  # when each idle, still allocated node was released
@@ -58,6 +66,11 @@ class Scheduler:
         with self._cond:
             self._queue.append(_Waiting(name, nodes, time.monotonic() + delay_s))
             self._cond.notify_all()
+
+    @property
+    def nodes_in_use(self) -> int:
+        """Read without the lock: other clusters' quota checks must not wait for it."""
+        return self._in_use
 
     def withdraw(self, name: str) -> bool:
         """Remove a job still waiting; False when it has already been dispatched."""
@@ -95,6 +108,8 @@ class Scheduler:
                     self._cond.wait()
                 elif head.ready_at > now:
                     self._cond.wait(head.ready_at - now)
+                elif not self._room(head.nodes):  # Queued until quota frees (other clusters)
+                    self._cond.wait(QUOTA_RECHECK_S)
                 else:
                     self._queue.popleft()
                     self._in_use += head.nodes
@@ -141,10 +156,18 @@ class ClusterScheduler:
         max_nodes: dict[str, int],
         start: Callable[[str], None],
         nodes: NodeTimes = NodeTimes(),
+        room: Callable[[str, int], bool] = lambda _cluster, _nodes: True,
     ) -> None:
         self.default = next(iter(max_nodes))
-        self._start, self._nodes = start, nodes
-        self._pools = {name: Scheduler(limit, start, nodes) for name, limit in max_nodes.items()}
+        self._start, self._nodes, self._room = start, nodes, room
+        self._pools = {name: self._pool(name, limit) for name, limit in max_nodes.items()}
+
+    def _pool(self, cluster: str, max_nodes: int) -> Scheduler:
+        return Scheduler(max_nodes, self._start, self._nodes, partial(self._room, cluster))
+
+    def in_use(self) -> dict[str, int]:
+        """Nodes each cluster holds now."""
+        return {name: pool.nodes_in_use for name, pool in self._pools.items()}
 
     def submit(self, name: str, nodes: int = 1, delay_s: float = 0.0, cluster: str = "") -> None:
         self._pools[cluster or self.default].submit(name, nodes, delay_s)
@@ -156,7 +179,7 @@ class ClusterScheduler:
         """A cluster created or updated through the API: its node limit from now on."""
         pool = self._pools.get(cluster)
         if pool is None:
-            self._pools[cluster] = Scheduler(max_nodes, self._start, self._nodes)
+            self._pools[cluster] = self._pool(cluster, max_nodes)
             return
         pool.resize(max_nodes)
 
