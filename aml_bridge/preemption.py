@@ -12,19 +12,17 @@ dedicated cluster of the run's clusters with the same VM size; the decision is `
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from aml_bridge.clusters import Cluster
 from aml_bridge.polling import Restart
-from aml_bridge.specs.command import CommandJobSpec
+from aml_bridge.resubmit import Spec, renamed
 from aml_bridge.specs.pipeline import PipelineJobSpec
 from aml_bridge.status import restarted
 
 LOW_PRIORITY = "low_priority"
 DEDICATED = "dedicated"
 MOVED_SUFFIX = "-dedicated"  # a moved job's name: the preempted job's, plus this
-
-Spec = CommandJobSpec | PipelineJobSpec
 
 
 def _tier(cluster: Cluster) -> str:
@@ -89,18 +87,12 @@ class Move:
 
 def moved_spec(spec: Spec, target: Cluster) -> Spec:
     """The same job for the dedicated cluster, under a name of its own (the preempted job keeps
-    its name); a group gets its own folder and at most the target's nodes."""
+    its name); a group at most the target's nodes."""
     name = spec.name + MOVED_SUFFIX
     if isinstance(spec, PipelineJobSpec):
-        root = spec.folder.rstrip("/").rsplit("/", 1)[0]
-        return replace(
-            spec,
-            name=name,
-            compute=target.name,
-            folder=f"{root}/{name}/",
-            instance_count=min(spec.instance_count, target.max_instances),
-        )
-    return replace(spec, name=name, compute=target.name)
+        count = min(spec.instance_count, target.max_instances)
+        return renamed(spec, name, compute=target.name, instance_count=count)
+    return renamed(spec, name, compute=target.name)
 
 
 class PreemptionWatch:

@@ -143,6 +143,14 @@ class ExecutorSettings(ExecutorSettingsBase):
             "size among --aml-clusters, if there is one (else Azure ML keeps restarting it)."
         ),
     )
+    quota_wait: int = field(
+        default=60,
+        metadata=_opt(
+            "Seconds before a job that Azure ML refused for vCPU quota "
+            "(JobNodeCountExceedsCoreQuota) is sent again; the wait doubles up to 10 minutes, "
+            "12 tries, so a quota raised meanwhile lets the run go on."
+        ),
+    )
     status_interval: int = field(
         default=15,
         metadata=_opt("Seconds between status rounds while jobs change; grows when idle."),
@@ -251,6 +259,8 @@ def _problems(s: ExecutorSettings):
         yield f"--aml-instance-types: {e}"
     if s.max_preemptions < 0:
         yield f"--aml-max-preemptions must be 0 or more, not {s.max_preemptions}"
+    if s.quota_wait < 1:
+        yield f"--aml-quota-wait must be at least 1 second, not {s.quota_wait}"
     if s.status_interval < 1:
         yield f"--aml-status-interval must be at least 1 second, not {s.status_interval}"
     if not 1 <= s.submit_concurrency <= 64:
