@@ -103,7 +103,9 @@ class Executor(RemoteExecutor):
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
         self.preemption = PreemptionWatch(clusters, s.max_preemptions, self.client.step_statuses)
         self.quota_waits = QuotaWaits(
-            quota_backoff(s.quota_wait), lambda name: self.ends.run_end(name).message
+            quota_backoff(s.quota_wait),
+            lambda name: self.ends.run_end(name).message,
+            self.client.step_errors,
         )
         self._in_round: dict[str, SubmittedJobInfo] = {}
         self._init_watch()

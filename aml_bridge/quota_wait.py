@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from aml_bridge.resubmit import Spec, renamed
 from aml_bridge.retry import Backoff
+from aml_bridge.specs.pipeline import PipelineJobSpec
 
 QUOTA_REFUSAL = re.compile(r"JobNodeCountExceedsCoreQuota|ClusterCoreQuotaReached")
 TRY_SUFFIX = re.compile(r"-q\d+$")
@@ -30,18 +31,28 @@ class Wait:
 
 
 class QuotaWaits:
-    """`error_of(job name)` is Azure ML's error message of a failed job (or None)."""
+    """`error_of(job name)` is Azure ML's error message of a failed job (or None),
+    `step_errors(pipeline job name)` those of its failed steps (a group's refusal is its step's).
+    """
 
-    def __init__(self, backoff: Backoff, error_of: Callable[[str], str | None]) -> None:
-        self.backoff, self._error_of = backoff, error_of
+    def __init__(
+        self,
+        backoff: Backoff,
+        error_of: Callable[[str], str | None],
+        step_errors: Callable[[str], list[str]] = lambda name: [],
+    ) -> None:
+        self.backoff, self._error_of, self._step_errors = backoff, error_of, step_errors
         self._tries: dict[str, int] = {}  # first job name → times sent again
         self._stopped = threading.Event()
 
     def after_failure(self, name: str, label: str, spec: Spec) -> Wait | None:
         """The wait and the job to send again when `name` failed for quota; None otherwise (a
         failure of another kind, or the tries used up: then it fails as it is)."""
-        error = self._error_of(name) or ""
-        if not QUOTA_REFUSAL.search(error):
+        errors = [self._error_of(name) or ""]
+        if isinstance(spec, PipelineJobSpec):
+            errors += self._step_errors(name)
+        error = next((e for e in errors if QUOTA_REFUSAL.search(e)), None)
+        if error is None:
             return None
         first = TRY_SUFFIX.sub("", name)
         tries = self._tries.get(first, 0)

@@ -42,3 +42,16 @@ def test_a_stopped_run_sends_nothing_again():
     waits.stop()
     with pytest.raises(CancelledError):
         waits.sleep(60)
+
+
+def test_a_group_refused_for_quota_is_known_by_its_steps_error():
+    from aml_bridge.specs.pipeline import build_pipeline_spec
+    from tests.executor.test_pipeline_spec import GROUPED, group_facts, members
+
+    spec = build_pipeline_spec(GROUPED, group_facts(), "bwa_mem", members(3))
+    waits = QuotaWaits(
+        Backoff(), lambda name: "Pipeline failed: node /members failed", lambda name: [REFUSAL]
+    )
+    wait = waits.after_failure(spec.name, "bwa_mem[3 jobs]", spec)
+    assert wait.spec.name == f"{spec.name}-q1" and wait.spec.folder.endswith(f"/{spec.name}-q1/")
+    assert "JobNodeCountExceedsCoreQuota" in wait.line
