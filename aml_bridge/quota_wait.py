@@ -43,6 +43,7 @@ class QuotaWaits:
     ) -> None:
         self.backoff, self._error_of, self._step_errors = backoff, error_of, step_errors
         self._tries: dict[str, int] = {}  # first job name → times sent again
+        self._notes: dict[str, str] = {}  # job name → phrase for the run trace
         self._stopped = threading.Event()
 
     def after_failure(self, name: str, label: str, spec: Spec) -> Wait | None:
@@ -68,7 +69,12 @@ class QuotaWaits:
             f"Sending it again as job {again.name} in {delay:.0f} s "
             f"(try {tries + 2} of {self.backoff.attempts})"
         )
+        self._notes[name] = f"refused for vCPU quota; sent again as {again.name}"
         return Wait(again, delay, line)
+
+    def note(self, name: str) -> str | None:
+        """The run trace's note for a job refused for quota (None for others)."""
+        return self._notes.get(name)
 
     def sleep(self, seconds: float) -> None:
         """Wait before sending a job again; CancelledError once the run is being stopped."""

@@ -24,6 +24,7 @@ def test_refused_job_is_sent_again_with_the_reason_and_the_fix_until_the_tries_r
     assert "refused for vCPU quota" in first.line and "JobNodeCountExceedsCoreQuota" in first.line
     assert "request a quota increase" in first.line and f"as job {spec.name}-q1" in first.line
     assert "(try 2 of 3)" in first.line
+    assert waits.note(spec.name) == f"refused for vCPU quota; sent again as {spec.name}-q1"
     second = waits.after_failure(first.spec.name, "bwa_mem[sample=A]", first.spec)
     assert second.spec.name == f"{spec.name}-q2" and 10 <= second.delay_s <= 20
     assert waits.after_failure(second.spec.name, "x", second.spec) is None  # fails as it is
