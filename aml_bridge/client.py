@@ -69,11 +69,12 @@ def _state(job) -> JobState:
     return JobState(name=job.name, status=_status(job.status), studio_url=job.studio_url)
 
 
-def _vm_figure(size, rest_name: str, attribute: str) -> float:
-    """A VmSize figure: azure-ai-ml 1.35 copies the REST names (vCPUs, memoryGB) onto the
-    object and leaves its documented attributes (v_cp_us, memory_gb) None."""
-    value = getattr(size, rest_name, None)
-    return value if value is not None else getattr(size, attribute)
+def rest_figure(entity, rest_name: str, attribute: str) -> float:
+    """A VmSize or Usage figure: azure-ai-ml 1.35 copies the REST names (vCPUs, memoryGB,
+    currentValue) onto the object and leaves its documented attributes (v_cp_us, memory_gb,
+    current_value) None."""
+    value = getattr(entity, rest_name, None)
+    return value if value is not None else getattr(entity, attribute)
 
 
 class AmlClient:
@@ -191,8 +192,8 @@ class AmlClient:
                 Cluster(
                     name=name,
                     vm_size=compute.size,
-                    cores=int(_vm_figure(size, "vCPUs", "v_cp_us")),
-                    mem_mb=int(_vm_figure(size, "memoryGB", "memory_gb") * 1024),
+                    cores=int(rest_figure(size, "vCPUs", "v_cp_us")),
+                    mem_mb=int(rest_figure(size, "memoryGB", "memory_gb") * 1024),
                     max_instances=compute.max_instances,
                     tier=compute.tier,
                     identity=compute.identity.type if compute.identity else None,
@@ -293,6 +294,11 @@ class AmlClient:
                 if kept := _keep(sorted(Path(tmp).rglob("job_result.txt")), dest):
                     return kept
         return None
+
+    def step_statuses(self, name: str) -> dict[str, str]:
+        """Each step (child run) of a pipeline job with its status."""
+        steps = self._call(lambda: list(self.ml.jobs.list(parent_job_name=name)))
+        return {step.name: _status(step.status) for step in steps}
 
     def _failed_steps(self, name: str) -> list[str]:
         steps = self._call(lambda: list(self.ml.jobs.list(parent_job_name=name)))

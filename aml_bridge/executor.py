@@ -35,7 +35,10 @@ from aml_bridge.logs import LOG_ROOT, excerpt, log_path
 from aml_bridge.names import experiment_name
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
 from aml_bridge.polling import StatusPoller
+from aml_bridge.preemption import Move, PreemptionWatch
 from aml_bridge.prefix_owner import Owner, claim
+from aml_bridge.quota_wait import QuotaWaits, Wait
+from aml_bridge.retry import quota_backoff
 from aml_bridge.run_state import finished_run, remember_run, unfinished_run
 from aml_bridge.specs.command import CommandJobSpec, build_spec
 from aml_bridge.specs.common import JobFacts, RunContext
@@ -98,6 +101,12 @@ class Executor(RemoteExecutor):
             group_root=self._group_root(),
         )
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
+        self.preemption = PreemptionWatch(clusters, s.max_preemptions, self.client.step_statuses)
+        self.quota_waits = QuotaWaits(
+            quota_backoff(s.quota_wait),
+            lambda name: self.ends.run_end(name).message,
+            self.client.step_errors,
+        )
         self._in_round: dict[str, SubmittedJobInfo] = {}
         self._init_watch()
         self.components = (  # groups run the rules' registered components when there
@@ -331,6 +340,10 @@ class Executor(RemoteExecutor):
                 f"back to {restart.now}: Azure ML restarts it (its low-priority node was "
                 "preempted)"
             )
+        active = {i.external_jobid: i for i in submitted if i.external_jobid not in found.ended}
+        watched = {n: (labels[n], i.aux["spec"]) for n, i in active.items()}
+        for move, spec in self.preemption.round(found.restarts, watched):
+            self._move(active[move.job], move, spec)
         for info in submitted:
             ended = found.ended.get(info.external_jobid)
             if ended is None:
@@ -338,6 +351,12 @@ class Executor(RemoteExecutor):
                 yield info
                 continue
             state, result = ended
+            wait = self._quota_wait(info) if result is Outcome.FAILED else None
+            if wait is not None:  # refused for vCPU quota: sent again after a wait
+                self.logger.warning(wait.line)
+                self._resubmit(info, wait.spec, wait.delay_s)
+                yield info
+                continue
             if result is Outcome.SUCCEEDED:
                 self._log_members(info)
                 self.report_job_success(info)
@@ -345,6 +364,31 @@ class Executor(RemoteExecutor):
                 self._report_failure(info, state, result)
             self._in_round.pop(info.external_jobid, None)
         self.next_seconds_between_status_checks = self.poller.next_round(bool(found.ended))
+
+    def _move(
+        self, info: SubmittedJobInfo, move: Move, spec: CommandJobSpec | PipelineJobSpec
+    ) -> None:
+        """Preempted too often: cancel the job, send its copy to the dedicated cluster."""
+        self.logger.warning(move.line())
+        self.ends.canceled_here.add(move.job)
+        try:
+            self.client.cancel(move.job)
+        except Exception as e:
+            self.logger.error(f"aml: canceling {move.job} failed ({e}); cancel it in the Studio")
+        self._resubmit(info, spec)
+
+    def _quota_wait(self, info: SubmittedJobInfo) -> Wait | None:
+        label = info.aux["facts"].label
+        return self.quota_waits.after_failure(info.external_jobid, label, info.aux["spec"])
+
+    def _resubmit(
+        self, info: SubmittedJobInfo, spec: CommandJobSpec | PipelineJobSpec, wait_s: float = 0
+    ) -> None:
+        """The job goes on as `spec` (a new name), sent after `wait_s`."""
+        old, info.external_jobid = info.external_jobid, spec.name
+        submit = self.pool.submit(lambda: self.quota_waits.sleep(wait_s) or self._submit(spec))
+        info.aux.update(spec=spec, submit=submit)
+        self._in_round[spec.name] = self._in_round.pop(old, info)
 
     def _report_failure(self, info: SubmittedJobInfo, state: JobState, result: Outcome) -> None:
         facts: JobFacts = info.aux["facts"]
@@ -477,6 +521,7 @@ class Executor(RemoteExecutor):
     def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]) -> None:
         """Ctrl-C: cancel every job of the run that was (or is being) submitted, also those a
         status round holds."""
+        self.quota_waits.stop()  # jobs waiting to be sent again are not sent
         held = {info.external_jobid: info for info in [*active_jobs, *self._in_round.values()]}
         active_jobs = list(held.values())
         for info in active_jobs:

@@ -34,6 +34,12 @@ class Backoff:
         return backoff(attempt, self.base_s, self.cap_s, retry_after)
 
 
+def quota_backoff(first_wait_s: float) -> Backoff:
+    """Waits before a job refused for vCPU quota is sent again: from `first_wait_s`, doubling
+    up to 10 minutes, 12 tries (about an hour and a half at the default 60 s)."""
+    return Backoff(base_s=first_wait_s, cap_s=max(600.0, first_wait_s), attempts=12)
+
+
 def transient(error: BaseException) -> tuple[bool, float | None]:
     """(worth retrying, seconds the server asked to wait)."""
     if isinstance(

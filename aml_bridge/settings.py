@@ -135,6 +135,22 @@ class ExecutorSettings(ExecutorSettingsBase):
             "this folder's. Without it such a run is refused before anything is uploaded."
         ),
     )
+    max_preemptions: int = field(
+        default=3,
+        metadata=_opt(
+            "A job (or group step) on a low-priority cluster that Azure ML restarts after more "
+            "preemptions than this is canceled and sent to a dedicated cluster of the same VM "
+            "size among --aml-clusters, if there is one (else Azure ML keeps restarting it)."
+        ),
+    )
+    quota_wait: int = field(
+        default=60,
+        metadata=_opt(
+            "Seconds before a job that Azure ML refused for vCPU quota "
+            "(JobNodeCountExceedsCoreQuota) is sent again; the wait doubles up to 10 minutes, "
+            "12 tries, so a quota raised meanwhile lets the run go on."
+        ),
+    )
     status_interval: int = field(
         default=15,
         metadata=_opt("Seconds between status rounds while jobs change; grows when idle."),
@@ -241,6 +257,10 @@ def _problems(s: ExecutorSettings):
         parse_instance_table(s.instance_types or [])
     except ValueError as e:
         yield f"--aml-instance-types: {e}"
+    if s.max_preemptions < 0:
+        yield f"--aml-max-preemptions must be 0 or more, not {s.max_preemptions}"
+    if s.quota_wait < 1:
+        yield f"--aml-quota-wait must be at least 1 second, not {s.quota_wait}"
     if s.status_interval < 1:
         yield f"--aml-status-interval must be at least 1 second, not {s.status_interval}"
     if not 1 <= s.submit_concurrency <= 64:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from aml_bridge.client import AmlClient, sdk_job
+from aml_bridge.client import AmlClient, rest_figure, sdk_job
 from aml_bridge.environments import EnvironmentSpec
 from aml_bridge.group_files import member_code
 from aml_bridge.retry import call_with_retries
@@ -73,6 +73,24 @@ class WorkspaceAdmin:
             int(c.idle_time_before_scale_down or 0), TIERS.get(str(c.tier).lower(), str(c.tier)),
             identity, getattr(c.identity, "principal_id", None) if identity else None,
         )  # fmt: skip
+
+    def usages(self, location: str) -> list[tuple[str, str, int, int]]:
+        """The subscription's vCPU usage entries in the region: (name, type, current, limit)."""
+        listed = self._call(lambda: list(self.ml.compute.list_usage(location=location)))
+        return [
+            (
+                (u.name or {}).get("value", ""),
+                u.type or "",
+                rest_figure(u, "currentValue", "current_value"),
+                u.limit,
+            )  # fmt: skip
+            for u in listed
+        ]
+
+    def vm_families(self, location: str) -> dict[str, tuple[str, int]]:
+        """VM size (lower case) → (family, vCPUs) in the region."""
+        listed = self._call(lambda: list(self.ml.compute.list_sizes(location=location)))
+        return {s.name.lower(): (s.family, int(rest_figure(s, "vCPUs", "v_cp_us"))) for s in listed}
 
     def put_cluster(self, wanted: ClusterWanted) -> None:
         from azure.ai.ml.entities import AmlCompute, IdentityConfiguration

@@ -20,6 +20,7 @@ from aml_bridge.environments import EnvironmentSpec
 from aml_bridge.group_files import GroupFiles, member_code
 from aml_bridge.job_storage import DATASTORES_ENV
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
+from aml_bridge.quota import ClusterQuotaNeed, quota_rows, read_usages
 from aml_bridge.specs.command import SCHEMA
 from aml_bridge.specs.common import PLUGIN_INPUT, PLUGIN_PATH_EXPORT, JobFacts
 from aml_bridge.specs.pipeline import Member, PipelineJobSpec
@@ -85,7 +86,7 @@ def run_checks(admin: WorkspaceAdmin, inputs: CheckInputs) -> Iterator[Row]:
     yield Row(f"workspace {ws.name}", True, f"reachable ({ws.location})")
     storage_account = getattr(ws, "storage_account", None) or "<storage account id>"
     found = {name: admin.cluster(name) for name in inputs.cluster_names}
-    yield from _cluster_rows(admin, inputs, found, storage_account)
+    yield from _cluster_rows(admin, inputs, found, storage_account, ws.location)
     datastore = yield from _datastore_row(inputs, storage_account)
     registered = set()
     for env in inputs.environments:
@@ -190,7 +191,27 @@ def _parallel_probe(inputs, target, name, script, bundle_uri, env_vars) -> Pipel
     )  # fmt: skip
 
 
-def _cluster_rows(admin, inputs, found, storage_account) -> Iterator[Row]:
+def _quota_rows(admin: WorkspaceAdmin, clusters: list, location: str) -> Iterator[Row]:
+    """Each cluster's maximum nodes against its VM family's and tier's free vCPU quota."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        families = admin.vm_families(location)
+        usages = read_usages(admin.usages(location))
+    except AzureError as e:
+        fix = "a role that may read the subscription's Machine Learning usages (Reader)"
+        yield Row("vCPU quota", False, f"not readable: {_short(e)}", fix)
+        return
+    needs = [
+        ClusterQuotaNeed(c.name, c.vm_size, *families[c.vm_size.lower()], c.max_nodes, c.tier)
+        for c in clusters
+        if c.vm_size.lower() in families
+    ]
+    for row in quota_rows(needs, usages, location):
+        yield Row(row.check, row.ok, row.detail, row.fix)
+
+
+def _cluster_rows(admin, inputs, found, storage_account, location) -> Iterator[Row]:
     for name, cluster in found.items():
         if cluster is None:
             yield Row(f"cluster {name}", False, "does not exist", SETUP)
@@ -209,6 +230,7 @@ def _cluster_rows(admin, inputs, found, storage_account) -> Iterator[Row]:
     existing = [n for n, c in found.items() if c is not None]
     if not existing:
         return
+    yield from _quota_rows(admin, [found[n] for n in existing], location)
     try:
         sized = admin.client.clusters(existing)
         where = placements(inputs.rules, sized)

@@ -31,6 +31,12 @@ def register(router: Router, ctx: Context) -> None:
         pattern = (req.json() if req.body else {}).get("pattern", "")
         return Response(body={"preempted": ctx.jobs.preempt(pattern)})
 
+    def put_quota(req: Request) -> Response:
+        try:
+            return Response(body=ctx.jobs.quota.set_limit(req.json()))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise bad_request(f"Invalid quota: {exc}") from exc
+
     def stats(_: Request) -> Response:
         return Response(body=ctx.jobs.scheduler.stats())
 
@@ -39,4 +45,5 @@ def register(router: Router, ctx: Context) -> None:
     router.add("GET", "/_local/faults", get_faults)
     router.add("PUT", "/_local/faults", put_faults)
     router.add("POST", "/_local/preempt", preempt)
+    router.add("PUT", "/_local/quota", put_quota)
     router.add("GET", "/_local/stats", stats)

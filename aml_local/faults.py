@@ -34,7 +34,9 @@ class FaultSettings:
     fail_tag: str | None = None  # "key" or "key=value" among the job's tags
     fail_fraction: float = 0.0
     preempt_pattern: str | None = None  # regex: matching jobs are preempted once running
+    # (a pipeline's step matches by its pipeline job's name); only on low-priority clusters
     preempt_fraction: float = 0.0
+    preempt_times: int = 1  # runs of a matching job that are preempted (then it runs to its end)
     preempt_after: float = 0.0  # seconds in Running before the node is reclaimed
     requeue_delay: float = 0.0  # seconds a preempted job waits in Queued before it restarts
     not_responding_pattern: str | None = None  # regex: matching jobs stop sending heartbeats
@@ -58,6 +60,8 @@ class FaultSettings:
         settings = cls(**data)
         if settings.throttle_status not in (429, 503):
             raise ValueError("throttle_status must be 429 or 503")
+        if settings.preempt_times < 1:
+            raise ValueError("preempt_times must be at least 1")
         if settings.refuse_batch_status and not 400 <= settings.refuse_batch_status < 500:
             raise ValueError("refuse_batch_status must be a 4xx status (or 0: off)")
         patterns = (
@@ -94,7 +98,7 @@ class FaultInjector:
             self.settings = settings
             self._rng = random.Random(settings.seed)
             self._dropped: set[str] = set()
-            self._preempted: set[str] = set()
+            self._preempted: dict[str, int] = {}  # job → runs preempted so far
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self.settings)
@@ -139,16 +143,17 @@ class FaultInjector:
                 return f"Injected failure: random fraction {s.fail_fraction:g}."
         return None
 
-    def preemption_delay(self, name: str) -> float | None:
-        """Seconds after which this running job's node is reclaimed, or None. Once per job: the
-        restarted job then runs to its end."""
+    def preemption_delay(self, name: str, matched: str | None = None) -> float | None:
+        """Seconds after which this running job's node is reclaimed, or None. `matched` is the
+        name the pattern is searched in (a step's pipeline job; default: `name`). Up to
+        `preempt_times` runs of a job: the next restart then runs to its end."""
         with self._lock:
             s = self.settings
-            if name in self._preempted:
+            if self._preempted.get(name, 0) >= s.preempt_times:
                 return None
-            hit = bool(s.preempt_pattern and re.search(s.preempt_pattern, name))
+            hit = bool(s.preempt_pattern and re.search(s.preempt_pattern, matched or name))
             if hit or self._draw(s.preempt_fraction):
-                self._preempted.add(name)
+                self._preempted[name] = self._preempted.get(name, 0) + 1
                 return s.preempt_after
         return None
 

@@ -38,6 +38,7 @@ from .pipelines import (
     step_plan,
     upstream_nodes,
 )
+from .quota import Quotas
 from .reuse import REUSED, REUSED_FROM, force_rerun, node_keys
 from .runner import LOG_NAME, BindingError, JobRunner, Outcome, Stop
 from .scheduler import ClusterScheduler, Node, NodeTimes
@@ -100,9 +101,11 @@ class JobManager:
         self._status_lock = threading.RLock()
         self._closing = False
         limits = {c.name: c.max_nodes for c in ws.clusters}
+        room = lambda cluster, n: self.quota.room(cluster, n)  # noqa: E731
         self.scheduler = ClusterScheduler(
-            limits, self._execute, work_root.parent / "nodes", nodes or NodeTimes()
+            limits, self._execute, work_root.parent / "nodes", nodes or NodeTimes(), room
         )
+        self.quota = Quotas(ws, self.scheduler.in_use)
         self.builds = builds
 
     # -- documents -------------------------------------------------------------------------
@@ -325,6 +328,11 @@ class JobManager:
         else:
             nodes = (props.get("resources") or {}).get("instanceCount") or 1
         cluster = job_cluster(self.ws, props.get("computeId")).name
+        refusal = self.quota.refusal(cluster, nodes)
+        if refusal:  # more vCPUs than the quota allows: it could never start
+            error = {"code": "JobNodeCountExceedsCoreQuota", "message": refusal}
+            self._set_status(name, "Failed", error)
+            return
         with self._lock:
             self._stops[name] = Stop()  # from now on a cancel can reach the job
         self._set_status(name, "Queued")
@@ -379,12 +387,28 @@ class JobManager:
             stop.request("user")
 
     def preempt(self, pattern: str = "") -> list[str]:
-        """Reclaim the nodes of running jobs whose names match; the names preempted."""
+        """Reclaim the nodes of running jobs whose names match (a step: its own name or its
+        pipeline job's); the names preempted. Only low-priority nodes are ever reclaimed."""
         with self._lock:
-            hits = {n: self._stops[n] for n in self._running if re.search(pattern, n)}
+            running = [(n, self._stops[n]) for n in self._running if n in self._stops]
+        hits = {
+            n: stop
+            for n, stop in running
+            if self._low_priority(n) and any(re.search(pattern, m) for m in self._names_of(n))
+        }
         for stop in hits.values():
             stop.request("preempted")
         return sorted(hits)
+
+    def _names_of(self, name: str) -> list[str]:
+        """A run's own name, and for a pipeline's step its pipeline job's name too."""
+        step = self.store.get("steps", name)
+        return [name, step["parent"]] if step else [name]
+
+    def _low_priority(self, name: str) -> bool:
+        """Whether the run is on a low-priority cluster (whose nodes Azure may reclaim)."""
+        cluster = job_cluster(self.ws, self.run_props(name).get("computeId"))
+        return cluster.tier == "LowPriority"
 
     def close(self) -> None:
         """Service shutdown: stop running jobs without recording an end (restart re-queues)."""
@@ -396,11 +420,12 @@ class JobManager:
         self.scheduler.stop()
 
     # -- execution -------------------------------------------------------------------------
-    def _execute(self, name: str, nodes: list[Node]) -> None:
+    def _execute(self, name: str, nodes: list[Node]) -> bool:
+        """Runs the job on its nodes; True when they were reclaimed (preempted)."""
         with self._lock:
             stop = self._stops.get(name)
         if stop is None or self._closing:
-            return
+            return False
         try:
             self._run(name, stop, nodes)
         except Exception as exc:  # a fault of the service itself must still end the job
@@ -411,6 +436,7 @@ class JobManager:
                 if self._stops.get(name) is stop:  # else re-queued: its next run owns both
                     del self._stops[name]
                     self._running.discard(name)
+        return stop.reason == "preempted"
 
     def _run(self, name: str, stop: Stop, nodes: list[Node]) -> None:
         if stop.event.is_set():  # canceled between dispatch and start
@@ -457,12 +483,16 @@ class JobManager:
             self._finish(runner, name, outcome)
 
     def _fault_timers(self, name: str, stop: Stop) -> list[threading.Timer]:
-        """Started timers for the injected preemption and heartbeat loss of a running job."""
+        """Started timers for the injected preemption (low-priority nodes only) and heartbeat
+        loss of a running job (a step: no heartbeat loss, matched by its pipeline's name)."""
         timers = []
-        preempt_after = self.faults.preemption_delay(name)
+        names = self._names_of(name)
+        preempt_after = (
+            self.faults.preemption_delay(name, names[-1]) if self._low_priority(name) else None
+        )
         if preempt_after is not None:
             timers.append(threading.Timer(preempt_after, stop.request, ("preempted",)))
-        stall = self.faults.not_responding(name)
+        stall = self.faults.not_responding(name) if len(names) == 1 else None
         if stall is not None:
             after, lasting = stall
             swap = self._swap_status
@@ -577,8 +607,13 @@ class JobManager:
             settings, items, runner.workdir / "wd", logs, env, stop, build, runner.sync_outputs,
             [node.environment() for node in nodes],
         )  # fmt: skip
+        timers = self._fault_timers(name, stop)
         result = step.run()
-        if result.stopped != "shutdown":
+        for timer in timers:
+            timer.cancel()
+        if result.stopped == "preempted":
+            self._requeue(runner, name)
+        elif result.stopped != "shutdown":
             self._finish_step(runner, name, node, values, result)
 
     def _finish_step(

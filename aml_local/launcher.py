@@ -236,6 +236,10 @@ class AmlService:
         """Replace the fault settings (see aml_local.faults.FaultSettings)."""
         return self.control("PUT", "faults", settings)
 
+    def set_quota(self, tier: str, family: str, limit: int) -> dict[str, Any]:
+        """One vCPU limit (aml_local.quota.Quotas.set_limit): family or "total"."""
+        return self.control("PUT", "quota", {"tier": tier, "family": family, "limit": limit})
+
     def preempt(self, pattern: str = "") -> list[str]:
         return self.control("POST", "preempt", {"pattern": pattern})["preempted"]
 

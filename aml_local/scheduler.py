@@ -18,11 +18,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 # https://learn.microsoft.com/azure/batch/batch-compute-node-environment-variables
 NODE_ID_ENV = "AZ_BATCH_NODE_ID"
 NODE_SHARED_DIR_ENV = "AZ_BATCH_NODE_SHARED_DIR"
+QUOTA_RECHECK_S = 0.5  # how often a job waiting for vCPU quota looks again
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,9 @@ class _Waiting:
     ready_at: float
 
 
-# start(job name, the job's nodes)
-Start = Callable[[str, list[Node]], None]
+# start(job name, the job's nodes) -> whether the nodes were reclaimed (a low-priority
+# preemption: Azure takes the VMs back, so they do not return to the idle pool)
+Start = Callable[[str, list[Node]], bool]
 
 
 class Scheduler:
@@ -62,9 +65,15 @@ class Scheduler:
     use. Nodes live under `nodes_dir` (emptied here: a new pool has no nodes)."""
 
     def __init__(
-        self, max_nodes: int, start: Start, nodes_dir: Path, nodes: NodeTimes = NodeTimes()
+        self,
+        max_nodes: int,
+        start: Start,
+        nodes_dir: Path,
+        nodes: NodeTimes = NodeTimes(),
+        room: Callable[[int], bool] = lambda _nodes: True,
     ) -> None:
         self.max_nodes = max_nodes
+        self._room = room  # whether the vCPU quota lets the cluster allocate that many nodes
         self._start = start
         self._times = nodes
         self._dir = nodes_dir
@@ -91,6 +100,11 @@ class Scheduler:
         with self._cond:
             self._queue.append(_Waiting(name, nodes, time.monotonic() + delay_s))
             self._cond.notify_all()
+
+    @property
+    def nodes_in_use(self) -> int:
+        """Read without the lock: other clusters' quota checks must not wait for it."""
+        return self._in_use
 
     def withdraw(self, name: str) -> bool:
         """Remove a job still waiting; False when it has already been dispatched."""
@@ -132,6 +146,8 @@ class Scheduler:
                     self._cond.wait(self._next_scale_down(now))
                 elif head.ready_at > now:
                     self._cond.wait(head.ready_at - now)
+                elif not self._room(head.nodes):  # Queued until quota frees (other clusters)
+                    self._cond.wait(QUOTA_RECHECK_S)
                 else:
                     self._queue.popleft()
                     self._in_use += head.nodes
@@ -179,16 +195,20 @@ class Scheduler:
             shutil.rmtree(node.root, ignore_errors=True)
 
     def _run(self, item: _Waiting, nodes: list[Node], startup_s: float) -> None:
+        reclaimed = False
         try:
             time.sleep(startup_s)
-            self._start(item.name, nodes)
+            reclaimed = self._start(item.name, nodes)
         finally:
             with self._cond:
                 self._in_use -= item.nodes
                 released = time.monotonic()
                 for node in nodes:
                     node.released_at = released
-                self._idle += nodes
+                if reclaimed:
+                    self._release(nodes)
+                else:
+                    self._idle += nodes
                 self._threads.discard(threading.current_thread())
                 self._cond.notify_all()
 
@@ -206,13 +226,20 @@ class ClusterScheduler:
         start: Start,
         nodes_dir: Path,
         nodes: NodeTimes = NodeTimes(),
+        room: Callable[[str, int], bool] = lambda _cluster, _nodes: True,
     ) -> None:
         self.default = next(iter(max_nodes))
-        self._start, self._dir, self._nodes = start, nodes_dir, nodes
-        self._pools = {
-            name: Scheduler(limit, start, nodes_dir / name, nodes)
-            for name, limit in max_nodes.items()
-        }
+        self._start, self._dir, self._nodes, self._room = start, nodes_dir, nodes, room
+        self._pools = {name: self._pool(name, limit) for name, limit in max_nodes.items()}
+
+    def _pool(self, cluster: str, max_nodes: int) -> Scheduler:
+        return Scheduler(
+            max_nodes, self._start, self._dir / cluster, self._nodes, partial(self._room, cluster)
+        )
+
+    def in_use(self) -> dict[str, int]:
+        """Nodes each cluster holds now."""
+        return {name: pool.nodes_in_use for name, pool in self._pools.items()}
 
     def submit(self, name: str, nodes: int = 1, delay_s: float = 0.0, cluster: str = "") -> None:
         self._pools[cluster or self.default].submit(name, nodes, delay_s)
@@ -224,9 +251,7 @@ class ClusterScheduler:
         """A cluster created or updated through the API: its node limit from now on."""
         pool = self._pools.get(cluster)
         if pool is None:
-            self._pools[cluster] = Scheduler(
-                max_nodes, self._start, self._dir / cluster, self._nodes
-            )
+            self._pools[cluster] = self._pool(cluster, max_nodes)
             return
         pool.resize(max_nodes)
 

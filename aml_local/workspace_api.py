@@ -11,7 +11,9 @@ from .routing import Request, Response, Router
 from .vm_sizes import listing
 from .workspace import BLOB_DATASTORE, LOCATION, PROVIDER
 
-VM_SIZES = "/subscriptions/{subscriptionId}/providers/" + PROVIDER + "/locations/{location}/vmSizes"
+LOCATIONS = "/subscriptions/{subscriptionId}/providers/" + PROVIDER + "/locations/{location}"
+VM_SIZES = LOCATIONS + "/vmSizes"
+USAGES = LOCATIONS + "/usages"
 
 
 def _datastore(ctx: Context, name: str) -> dict[str, Any]:
@@ -66,6 +68,14 @@ def register(router: Router, ctx: Context) -> None:
         )
 
     def vm_sizes(req: Request) -> Response:
+        _check_location(req)
+        return Response(body=listing())
+
+    def usages(req: Request) -> Response:
+        _check_location(req)
+        return Response(body=ctx.jobs.quota.listing())
+
+    def _check_location(req: Request) -> None:
         if req.params["subscriptionId"] != ctx.ws.subscription_id:
             raise ServiceError(
                 404, "SubscriptionNotFound",
@@ -77,7 +87,6 @@ def register(router: Router, ctx: Context) -> None:
                 f"The location '{req.params['location']}' is not available; "
                 f"this service's location is '{LOCATION}'.",
             )  # fmt: skip
-        return Response(body=listing())
 
     def datastore(req: Request) -> Response:
         return Response(body=_datastore(ctx, req.params["name"]))
@@ -98,6 +107,7 @@ def register(router: Router, ctx: Context) -> None:
     router.add("GET", "{WS}/computes", computes)
     router.add("GET", "{WS}/computes/{name}", compute)
     router.add("GET", VM_SIZES, vm_sizes)
+    router.add("GET", USAGES, usages)
     router.add("GET", "{WS}/datastores", datastores)
     router.add("GET", "{WS}/datastores/{name}", datastore)
     router.add("POST", "{WS}/datastores/{name}/listSecrets", list_secrets)

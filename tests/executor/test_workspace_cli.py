@@ -154,3 +154,19 @@ def test_check_probes_each_environment_and_names_one_that_cannot_be_built(
     assert len(broken) == 2  # the command job's and the parallel flavour
     assert all("envs/mosdepth.yaml" in r["fix"] and "mosdepth" in r["fix"] for r in broken)
     assert all(r["ok"] for name, r in probes.items() if "env-mosdepth" not in name)
+
+
+def test_check_shows_a_cluster_beyond_the_free_vcpu_quota_with_the_fix(
+    fresh_aml_service, wf, demo_data
+):
+    service = fresh_aml_service()  # genomics-cluster: low priority, 4 × Standard_D8s_v3
+    fine = as_json(cli(service, wf, demo_data, "check", "--no-probe", "--json"))
+    quota = {r["check"]: r for r in fine["checks"]}["cluster genomics-cluster quota"]
+    assert quota["ok"] and "32 vCPUs at max nodes, 1000 free" in quota["detail"]
+    service.set_quota("LowPriority", "total", 20)
+    proc = cli(service, wf, demo_data, "check", "--no-probe")
+    assert proc.returncode == 1
+    assert "✗ cluster genomics-cluster quota" in proc.stdout
+    assert "Total Cluster LowPriority Regional vCPUs: 32 vCPUs at max nodes, 20 free" in proc.stdout
+    assert "genomics-cluster fits 2 of its 4 nodes" in proc.stdout
+    assert "request a quota increase" in proc.stdout and "--max-instances" in proc.stdout
