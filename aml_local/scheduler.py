@@ -2,7 +2,8 @@
 
 Nodes cost time to allocate on Azure ML: a job that needs a node no idle one can serve waits
 `NodeTimes.startup_s` (its nodes are being allocated) before it starts; a node a job released
-stays allocated for `NodeTimes.idle_s` and serves the next job at once.
+stays allocated for `NodeTimes.idle_s` and serves the next job at once. The nodes a job held,
+from dispatch to release, are accounted in `NodeUsage` (what Azure bills for the job).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from .usage import NodeUsage
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,15 @@ class Scheduler:
     """Starts `start(name)` on a thread when enough nodes are free; records the peak in use."""
 
     def __init__(
-        self, max_nodes: int, start: Callable[[str], None], nodes: NodeTimes = NodeTimes()
+        self,
+        max_nodes: int,
+        start: Callable[[str], None],
+        nodes: NodeTimes = NodeTimes(),
+        usage: NodeUsage | None = None,
+        cluster: str = "",
     ) -> None:
         self.max_nodes = max_nodes
+        self.usage, self.cluster = usage or NodeUsage(), cluster
         self._start = start
         self._times = nodes
         self._idle: list[float] = []  # when each idle, still allocated node was released
@@ -102,7 +111,7 @@ class Scheduler:
                     startup = self._allocate(head.nodes, now)
                     thread = threading.Thread(
                         target=self._run,
-                        args=(head, startup),
+                        args=(head, startup, now),
                         name=f"job-{head.name}",
                         daemon=True,
                     )
@@ -117,11 +126,13 @@ class Scheduler:
         self.allocations += nodes - reused
         return self._times.startup_s if nodes > reused else 0.0
 
-    def _run(self, item: _Waiting, startup_s: float) -> None:
+    def _run(self, item: _Waiting, startup_s: float, allocated: float) -> None:
         try:
             time.sleep(startup_s)
             self._start(item.name)
         finally:
+            held = time.monotonic() - allocated
+            self.usage.held(item.name, self.cluster, item.nodes, held)
             with self._cond:
                 self._in_use -= item.nodes
                 self._idle += [time.monotonic()] * item.nodes
@@ -144,7 +155,11 @@ class ClusterScheduler:
     ) -> None:
         self.default = next(iter(max_nodes))
         self._start, self._nodes = start, nodes
-        self._pools = {name: Scheduler(limit, start, nodes) for name, limit in max_nodes.items()}
+        self.usage = NodeUsage()
+        self._pools = {name: self._pool(name, limit) for name, limit in max_nodes.items()}
+
+    def _pool(self, cluster: str, max_nodes: int) -> Scheduler:
+        return Scheduler(max_nodes, self._start, self._nodes, self.usage, cluster)
 
     def submit(self, name: str, nodes: int = 1, delay_s: float = 0.0, cluster: str = "") -> None:
         self._pools[cluster or self.default].submit(name, nodes, delay_s)
@@ -156,7 +171,7 @@ class ClusterScheduler:
         """A cluster created or updated through the API: its node limit from now on."""
         pool = self._pools.get(cluster)
         if pool is None:
-            self._pools[cluster] = Scheduler(max_nodes, self._start, self._nodes)
+            self._pools[cluster] = self._pool(cluster, max_nodes)
             return
         pool.resize(max_nodes)
 
