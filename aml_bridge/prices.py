@@ -63,6 +63,6 @@ def load_prices(user_table: Path | None = None) -> dict[Key, float]:
         try:
             text = Path(user_table).read_text()
         except OSError as e:
-            raise ValueError(f"--aml-prices {user_table}: {e.strerror}") from e
+            raise ValueError(f"{user_table}: {e.strerror}") from e
         prices.update(parse_table(text, str(user_table)))
     return prices
