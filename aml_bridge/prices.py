@@ -21,15 +21,15 @@ def shipped_table() -> str:
     return files("aml_bridge").joinpath("data/vm_prices.tsv").read_text()
 
 
-def parse_table(text: str, source: str) -> dict[Key, float]:
-    """(vm_size, region, tier) lower-cased → USD per node-hour. ValueError naming the source's
-    line for a wrong header, tier or price."""
-    prices: dict[Key, float] = {}
+def table_rows(text: str, source: str) -> list[tuple[str, str, str, float]]:
+    """(vm_size, region, tier, usd_per_hour) as written. ValueError naming the source's line
+    for a wrong header, column count, tier or price."""
+    rows = []
     header_seen = False
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
-        fields = line.rstrip("\n").split("\t")
+        fields = line.split("\t")
         if not header_seen:
             if tuple(fields) != COLUMNS:
                 raise ValueError(f"{source} line {number}: header must be {' '.join(COLUMNS)}")
@@ -46,10 +46,17 @@ def parse_table(text: str, source: str) -> dict[Key, float]:
             value = -1.0
         if value < 0:
             raise ValueError(f"{source} line {number}: usd_per_hour {price!r} is not a price")
-        prices[key(size, region, tier)] = value
+        rows.append((size, region, tier, value))
     if not header_seen:
         raise ValueError(f"{source}: no header line ({' '.join(COLUMNS)})")
-    return prices
+    return rows
+
+
+def parse_table(text: str, source: str) -> dict[Key, float]:
+    """(vm_size, region, tier), sizes and regions lower-cased → USD per node-hour."""
+    return {
+        key(size, region, tier): price for size, region, tier, price in table_rows(text, source)
+    }
 
 
 def key(vm_size: str, region: str, tier: str) -> Key:

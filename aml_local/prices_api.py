@@ -9,12 +9,11 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from aml_bridge.prices import parse_table, shipped_table
+from aml_bridge.prices import shipped_table, table_rows
 
 from .context import Context
 from .errors import bad_request
 from .routing import Request, Response, Router
-from .vm_sizes import VM_SIZES, canonical
 
 PATH = "/api/retail/prices"
 PAGE = 100
@@ -26,18 +25,15 @@ FIELDS = {"serviceName", "armSkuName", "armRegionName", "type", "skuName", "pric
 def items() -> list[dict[str, Any]]:
     """One Linux pay-as-you-go meter per row of the shipped table."""
     out = []
-    for (size, region, tier), price in parse_table(shipped_table(), "vm_prices.tsv").items():
-        name = canonical(size) or size
-        family = VM_SIZES[name][0] if name in VM_SIZES else ""
-        series = family.removeprefix("standard").removesuffix("Family")
-        sku = name.removeprefix("Standard_").replace("_", " ")
+    for size, region, tier, price in table_rows(shipped_table(), "vm_prices.tsv"):
+        sku = size.removeprefix("Standard_").replace("_", " ")  # Standard_D4s_v3 → D4s v3
+        series = re.sub(r"\d+", "", sku).replace(" ", "")  # → Dsv3
         meter = sku + (" Low Priority" if tier == "low_priority" else "")
         out.append({
             "currencyCode": "USD", "retailPrice": price, "unitPrice": price,
             "armRegionName": region, "location": region, "serviceName": "Virtual Machines",
             "serviceFamily": "Compute", "productName": f"Virtual Machines {series} Series",
-            "armSkuName": name, "skuName": meter,
-            "meterName": meter,
+            "armSkuName": size, "skuName": meter, "meterName": meter,
             "type": "Consumption", "priceType": "Consumption", "unitOfMeasure": "1 Hour",
             "isPrimaryMeterRegion": True,
         })  # fmt: skip
