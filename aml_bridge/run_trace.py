@@ -58,9 +58,8 @@ class Row:
     def values(self) -> list[str]:
         f = self.facts
         queue_s = (self.started - self.submitted).total_seconds() if self.started else None
-        cost = self.node_s / 3600 * self.price if self.node_s is not None and self.price else None
-        if self.price == 0 and self.node_s is not None:
-            cost = 0.0
+        priced = self.node_s is not None and self.price is not None
+        cost = self.node_s / 3600 * self.price if priced else None
         return [
             str(self.jobid), f.rule, ",".join(f"{k}={v}" for k, v in f.wildcards.items()),
             f.wildcards.get("sample", ""), self.aml_job, self.step,
@@ -69,6 +68,13 @@ class Row:
             _iso(self.ended), _num(queue_s, 1), _num(self.run_s, 1), _num(self.node_s, 1),
             _num(self.price, 4), _num(cost, 4), self.note,
         ]  # fmt: skip
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Run history's times are UTC; a naive one is taken as such."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def _iso(moment: datetime | None) -> str:
@@ -177,7 +183,7 @@ class RunTrace:
     def _timed(
         self, row: Row, started: datetime | None, ended: datetime | None, run_s: float | None
     ) -> None:
-        row.started, row.ended, row.run_s = started, ended, run_s
+        row.started, row.ended, row.run_s = _utc(started), _utc(ended), run_s
         row.node_s = run_s * row.nodes if run_s is not None else None
         self._price(row)
 
@@ -211,8 +217,8 @@ class RunTrace:
                 row.note = _join(row.note, "members' run times unknown: node time split evenly")
             first = datetime.fromtimestamp(min(s for s, _ in runs), UTC) if runs else None
             last = datetime.fromtimestamp(max(e for _, e in runs), UTC) if runs else None
-            row.started = first or ends[0].started
-            row.ended = last or ends[-1].ended
+            row.started = first or _utc(ends[0].started)
+            row.ended = last or _utc(ends[-1].ended)
             row.run_s = own if runs else None
             row.node_s = step_s * spec.instance_count * share
             self._price(row)
