@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from aml_bridge.prices import key, load_prices, parse_table, shipped_table
-from aml_bridge.retail_prices import api_url, fetch_prices
+from aml_bridge.retail_prices import api_url, fetch_prices, prices_of
 from aml_local.scheduler import Scheduler
 from aml_local.vm_sizes import VM_SIZES
 
@@ -133,3 +133,26 @@ def test_scheduler_accounts_each_jobs_nodes_from_dispatch_to_release():
     nested = scheduler.usage.report({"two": "pipe", "one": "pipe"})
     assert set(nested) == {"pipe"}
     assert nested["pipe"]["node_s"] == usage["two"]["node_s"] + usage["one"]["node_s"]
+
+
+def _meter(sku_name: str, price: float, product: str = "Virtual Machines DSv3 Series") -> dict:
+    return {
+        "armSkuName": "Standard_D4s_v3", "armRegionName": "eastus", "retailPrice": price,
+        "unitOfMeasure": "1 Hour", "skuName": sku_name, "type": "Consumption",
+        "currencyCode": "USD", "productName": product,
+    }  # fmt: skip
+
+
+def test_retail_meters_give_linux_dedicated_and_low_priority_prices():
+    """Windows meters and reservations are not what a cluster node costs; a Low Priority
+    meter wins over a Spot one, a Spot one stands in when there is no Low Priority meter."""
+    d4 = ("Standard_D4s_v3", "eastus")
+    items = [
+        _meter("D4s v3", 0.192),
+        _meter("D4s v3", 0.376, "Virtual Machines DSv3 Series Windows"),
+        _meter("D4s v3 Spot", 0.02),
+        _meter("D4s v3 Low Priority", 0.0384),
+        {**_meter("D4s v3", 1000.0), "type": "Reservation", "unitOfMeasure": "1 Year"},
+    ]
+    assert prices_of(items) == {key(*d4, "dedicated"): 0.192, key(*d4, "low_priority"): 0.0384}
+    assert prices_of(items[:3]) == {key(*d4, "dedicated"): 0.192, key(*d4, "low_priority"): 0.02}
