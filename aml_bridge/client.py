@@ -14,6 +14,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,13 @@ class JobState:
 
 @dataclass(frozen=True)
 class RunEnd:
-    """How a finished job's run ended: Azure ML's error message and how long it ran."""
+    """How a finished job's run ended: Azure ML's error message, how long it ran, and when it
+    started and ended (run history's startTimeUtc, endTimeUtc)."""
 
     message: str | None
     ran_s: float | None
+    started: datetime | None = None
+    ended: datetime | None = None
 
 
 def _quiet_sdk() -> None:
@@ -197,6 +201,8 @@ class AmlClient:
                     max_instances=compute.max_instances,
                     tier=compute.tier,
                     identity=compute.identity.type if compute.identity else None,
+                    region=location,
+                    sku=size.name,
                 )
             )
         return by_size(found)
@@ -269,7 +275,7 @@ class AmlClient:
         start = getattr(details, "start_time_utc", None)
         end = getattr(details, "end_time_utc", None)
         ran_s = (end - start).total_seconds() if start and end else None
-        return RunEnd(getattr(inner, "message", None), ran_s)
+        return RunEnd(getattr(inner, "message", None), ran_s, start, end)
 
     def step_errors(self, name: str) -> list[str]:
         """The error messages of a pipeline job's failed child runs (its steps)."""
@@ -301,8 +307,12 @@ class AmlClient:
         return {step.name: _status(step.status) for step in steps}
 
     def _failed_steps(self, name: str) -> list[str]:
+        return [step for step, status in self.steps(name).items() if status == "Failed"]
+
+    def steps(self, name: str) -> dict[str, str]:
+        """A pipeline job's child runs (its steps): name → status."""
         steps = self._call(lambda: list(self.ml.jobs.list(parent_job_name=name)))
-        return [step.name for step in steps if _status(step.status) == "Failed"]
+        return {step.name: _status(step.status) for step in steps}
 
     def download_log(self, name: str, dest: Path) -> Path | None:
         """The job's std_log.txt at dest, or None when the job left no such log."""

@@ -23,6 +23,8 @@ class Cluster:
     max_instances: int
     tier: str  # dedicated or low_priority
     identity: str | None = None  # managed identity type, e.g. system_assigned
+    region: str = ""  # the cluster's location, e.g. eastus (its VM size's price depends on it)
+    sku: str = ""  # the VM size as the region lists it, e.g. Standard_D8s_v3 (prices name it so)
 
     def fits(self, threads: int, mem_mb: int | None) -> bool:
         return self.cores >= threads and self.mem_mb >= (mem_mb or 0)

@@ -40,6 +40,7 @@ from aml_bridge.prefix_owner import Owner, claim
 from aml_bridge.quota_wait import QuotaWaits, Wait
 from aml_bridge.retry import quota_backoff
 from aml_bridge.run_state import finished_run, remember_run, unfinished_run
+from aml_bridge.run_trace import RunTrace, cluster_prices
 from aml_bridge.specs.command import CommandJobSpec, build_spec
 from aml_bridge.specs.common import JobFacts, RunContext
 from aml_bridge.specs.pipeline import (
@@ -100,6 +101,9 @@ class Executor(RemoteExecutor):
             plugin_bundle=self._publish_plugin_bundle(),
             group_root=self._group_root(),
         )
+        prices = cluster_prices(clusters, s.prices, s.refresh_prices, s.endpoint, self.logger)
+        files = getattr(self, "group_files", None)  # set by _group_root on azureml storage
+        self.trace = RunTrace(self.run_id, self.client, clusters, prices, files, self.logger)
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
         self.preemption = PreemptionWatch(clusters, s.max_preemptions, self.client.step_statuses)
         self.quota_waits = QuotaWaits(
@@ -267,6 +271,7 @@ class Executor(RemoteExecutor):
         future = self.pool.submit(self._submit, spec)
         aux = {"facts": facts, "submit": future, "spec": spec}
         self.report_job_submission(SubmittedJobInfo(job, external_jobid=spec.name, aux=aux))
+        self.trace.submitted(job, facts, spec)
 
     def _group_spec(self, job: JobExecutorInterface, facts: JobFacts) -> PipelineJobSpec:
         """The pipeline job of a group's attempt. Snakemake removes the outputs of every member
@@ -326,6 +331,7 @@ class Executor(RemoteExecutor):
                 self.report_job_error(
                     info, msg=f"aml: submitting {info.external_jobid} failed: {error}. "
                 )
+                self.trace.ended(info.external_jobid, "NotStarted")
                 self._in_round.pop(info.external_jobid, None)
             else:
                 submitted.append(info)
@@ -357,6 +363,7 @@ class Executor(RemoteExecutor):
                 self._resubmit(info, wait.spec, wait.delay_s)
                 yield info
                 continue
+            self.trace.ended(info.external_jobid, state.status)
             if result is Outcome.SUCCEEDED:
                 self._log_members(info)
                 self.report_job_success(info)
@@ -548,5 +555,6 @@ class Executor(RemoteExecutor):
             jobs, where = len(self.recorder.jobs), self.settings.export_jobs
             self.logger.info(f"aml: {jobs} jobs of {len(exported.rules)} rules recorded in {where}")
         if not self.settings.spec_dir and not self.settings.export_jobs:
+            self.trace.close()
             finished_run()
         super().shutdown()

@@ -65,6 +65,21 @@ class GroupFiles:
         names = (e.name.rsplit("/", 1)[-1] for e in entries)
         return {n.removesuffix(".ok") for n in names if n.endswith(".ok")}
 
+    def member_times(self, spec: PipelineJobSpec) -> dict[str, list[tuple[float, float]]]:
+        """Each member's runs in the step as (start, end) epoch seconds, from the `.times`
+        files the entry script leaves beside the logs; members that never ran are absent."""
+        datastore, path = self._at(spec.logs_uri)
+        entries, _ = datastore.list(f"{path}/")
+        found: dict[str, list[tuple[float, float]]] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for entry in (e for e in entries if e.name.endswith(".times")):
+                member = entry.name.rsplit("/", 1)[-1].removesuffix(".times")
+                local = Path(tmp, f"{member}.times")
+                datastore.retrieve_file(entry, local)
+                runs = [line.split() for line in local.read_text().splitlines()]
+                found[member] = [(float(r[0]), float(r[1])) for r in runs if len(r) == 3]
+        return found
+
     def member_log(self, spec: PipelineJobSpec, member: Member, dest: Path) -> Path | None:
         """The member's own log at dest, or None when the step left none."""
         datastore, path = self._at(f"{spec.logs_uri}{member.id}.log")

@@ -6,7 +6,8 @@ Shipped as the step's code and run by Azure ML's parallel runtime, so standard l
 into its working folder and cleans up there), its output in `<--logs>/<member id>.log`, and
 returns one row (the member id) per member that succeeded; a failed member raises, so the
 runtime retries its mini-batch (members that already succeeded in this step leave an `.ok`
-mark and are not run again).
+mark and are not run again). Each run of a member appends "start end exit" (epoch seconds) to
+`<id>.times` beside its log: the run trace splits the step's node time by them.
 """
 
 import argparse
@@ -16,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 ARGS = argparse.Namespace()
@@ -38,6 +40,7 @@ def _run_member(member: dict) -> int:
     if ARGS.plugins:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [ARGS.plugins, env.get("PYTHONPATH")]))
     workdir = tempfile.mkdtemp(prefix=f"member-{member['id']}-")
+    start, code = time.time(), -1
     try:
         with open(logs / f"{member['id']}.log", "w") as out:
             code = subprocess.call(
@@ -49,6 +52,8 @@ def _run_member(member: dict) -> int:
             )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        with open(logs / f"{member['id']}.times", "a") as times:
+            times.write(f"{start:.3f} {time.time():.3f} {code}\n")
     if code == 0:
         (logs / f"{member['id']}.ok").touch()
     return code

@@ -19,6 +19,7 @@ from snakemake_interface_executor_plugins.settings import CommonSettings, Execut
 
 from aml_bridge.clusters import SERVERLESS, parse_instance_table
 from aml_bridge.names import TAG_KEY_MAX, TAG_VALUE_MAX, TAGS_MAX
+from aml_bridge.prices import load_prices
 from snakemake_storage_plugin_azureml.workspace import use_executor_workspace
 
 DEFAULT_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
@@ -189,6 +190,21 @@ class ExecutorSettings(ExecutorSettingsBase):
         ),
     )
 
+    prices: Optional[Path] = field(
+        default=None,
+        metadata=_opt(
+            "TSV of VM list prices (vm_size, region, tier, usd_per_hour) on top of the shipped "
+            "table, for the run trace's cost estimate (.snakemake/aml/trace/<run id>.tsv)."
+        ),
+    )
+    refresh_prices: bool = field(
+        default=False,
+        metadata=_opt(
+            "Read the clusters' VM prices from the public Azure Retail Prices API at start "
+            "(no credentials) instead of the price tables."
+        ),
+    )
+
     def __post_init__(self) -> None:
         # Snakemake parses these before it creates any storage provider; the azureml storage
         # plugin, which cannot see them, must find datastores in this workspace (flags too).
@@ -265,6 +281,11 @@ def _problems(s: ExecutorSettings):
         yield f"--aml-status-interval must be at least 1 second, not {s.status_interval}"
     if not 1 <= s.submit_concurrency <= 64:
         yield f"--aml-submit-concurrency must be between 1 and 64, not {s.submit_concurrency}"
+    if s.prices:
+        try:
+            load_prices(s.prices)
+        except ValueError as e:
+            yield f"--aml-prices: {e}"
     if s.endpoint and not re.match(r"^https://[^/\s]+", s.endpoint):
         yield (
             f"--aml-endpoint {s.endpoint!r} must be an https:// URL "

@@ -35,6 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--workspace",
         "--compute",
         "--vm-size",
+        "--location",
     ):
         p.add_argument(option)
     p.add_argument("--max-nodes", type=int, help="nodes of the default cluster (--compute)")
@@ -131,6 +132,7 @@ def serve(argv: list[str]) -> None:
     if args.default_step_timeout_seconds is not None:
         config.step_timeout_s = args.default_step_timeout_seconds
     identity = ("subscription_id", "resource_group", "workspace", "compute", "vm_size", "max_nodes")
+    identity += ("location",)
     for name in identity:
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))

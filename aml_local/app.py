@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from . import assets_api, computes_api, control_api, jobs_api, workspace_api
+from . import assets_api, computes_api, control_api, jobs_api, prices_api, workspace_api
 from .blobs import STORAGE_ENV, Datastores
 from .builds import EnvironmentBuilds
 from .context import Context
@@ -45,6 +45,7 @@ class ServiceConfig:
     subscription_id: str = Workspace.subscription_id
     resource_group: str = Workspace.resource_group
     workspace: str = Workspace.name
+    location: str = Workspace.location
     # the default cluster; `clusters` adds more
     compute: str = DEFAULT_CLUSTER
     vm_size: str = Cluster.vm_size
@@ -101,6 +102,7 @@ class LocalService:
             resource_group=config.resource_group,
             name=config.workspace,
             clusters=config.all_clusters(),
+            location=config.location,
         )
         store = Store(state / "resources")
         identities = Identities(state, ws.arm_id, config.cluster_identities)
@@ -115,7 +117,7 @@ class LocalService:
         )  # fmt: skip
         self.ctx = Context(ws, store, stores, jobs, faults, RequestLog())
         router = Router()
-        for api in (workspace_api, assets_api, jobs_api, control_api):
+        for api in (workspace_api, assets_api, jobs_api, control_api, prices_api):
             api.register(router, self.ctx)
         computes_api.register(router, self.ctx)
         computes_api.restore(self.ctx)

@@ -46,4 +46,12 @@ def register(router: Router, ctx: Context) -> None:
     router.add("PUT", "/_local/faults", put_faults)
     router.add("POST", "/_local/preempt", preempt)
     router.add("PUT", "/_local/quota", put_quota)
+
+    def usage(_: Request) -> Response:
+        """Node-seconds each job held its nodes (a pipeline job: its steps'), as Azure bills."""
+        runs = ctx.store.values("runs")
+        parents = {r["runId"]: r["parentRunId"] for r in runs if r.get("parentRunId")}
+        return Response(body={"jobs": ctx.jobs.scheduler.usage.report(parents)})
+
     router.add("GET", "/_local/stats", stats)
+    router.add("GET", "/_local/usage", usage)

@@ -56,6 +56,7 @@ class AmlService:
     node_startup_s: float = 0.0
     node_idle_s: float = 0.0
     step_timeout_s: float | None = None  # None: Azure ML's default (60 s)
+    location: str | None = None  # None: the service's default ("local"); a region has prices
     info: dict[str, Any] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
 
@@ -82,6 +83,8 @@ class AmlService:
             cmd += ["--node-idle-seconds", str(self.node_idle_s)]
         if self.step_timeout_s is not None:
             cmd += ["--default-step-timeout-seconds", str(self.step_timeout_s)]
+        if self.location:
+            cmd += ["--location", self.location]
         return cmd
 
     def environment(self) -> dict[str, str]:
@@ -245,3 +248,7 @@ class AmlService:
 
     def stats(self) -> dict[str, int]:
         return self.control("GET", "stats")
+
+    def usage(self) -> dict[str, dict[str, Any]]:
+        """Node-seconds per job name (a pipeline job's with its steps'), see aml_local.usage."""
+        return self.control("GET", "usage")["jobs"]

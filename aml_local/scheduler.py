@@ -2,7 +2,8 @@
 
 Nodes cost time to allocate on Azure ML: a job that needs a node no idle one can serve waits
 `NodeTimes.startup_s` (its nodes are being allocated) before it starts; a node a job released
-stays allocated for `NodeTimes.idle_s` and serves the next job at once.
+stays allocated for `NodeTimes.idle_s` and serves the next job at once. The nodes a job held,
+from dispatch to release, are accounted in `NodeUsage` (what Azure bills for the job).
 
 Each node has an Azure Batch identity and a root folder, as a compute cluster's nodes (Batch
 pool nodes) do: a job on it sees `AZ_BATCH_NODE_ID` and `AZ_BATCH_NODE_SHARED_DIR` (a folder
@@ -25,6 +26,8 @@ from pathlib import Path
 NODE_ID_ENV = "AZ_BATCH_NODE_ID"
 NODE_SHARED_DIR_ENV = "AZ_BATCH_NODE_SHARED_DIR"
 QUOTA_RECHECK_S = 0.5  # how often a job waiting for vCPU quota looks again
+
+from .usage import NodeUsage
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,12 @@ class Scheduler:
         nodes_dir: Path,
         nodes: NodeTimes = NodeTimes(),
         room: Callable[[int], bool] = lambda _nodes: True,
+        usage: NodeUsage | None = None,
+        cluster: str = "",
     ) -> None:
         self.max_nodes = max_nodes
         self._room = room  # whether the vCPU quota lets the cluster allocate that many nodes
+        self.usage, self.cluster = usage or NodeUsage(), cluster
         self._start = start
         self._times = nodes
         self._dir = nodes_dir
@@ -155,7 +161,7 @@ class Scheduler:
                     nodes, startup = self._allocate(head.nodes)
                     thread = threading.Thread(
                         target=self._run,
-                        args=(head, nodes, startup),
+                        args=(head, nodes, startup, now),
                         name=f"job-{head.name}",
                         daemon=True,
                     )
@@ -194,12 +200,14 @@ class Scheduler:
         for node in nodes:
             shutil.rmtree(node.root, ignore_errors=True)
 
-    def _run(self, item: _Waiting, nodes: list[Node], startup_s: float) -> None:
+    def _run(self, item: _Waiting, nodes: list[Node], startup_s: float, allocated: float) -> None:
         reclaimed = False
         try:
             time.sleep(startup_s)
             reclaimed = self._start(item.name, nodes)
         finally:
+            held = time.monotonic() - allocated
+            self.usage.held(item.name, self.cluster, item.nodes, held)
             with self._cond:
                 self._in_use -= item.nodes
                 released = time.monotonic()
@@ -230,12 +238,14 @@ class ClusterScheduler:
     ) -> None:
         self.default = next(iter(max_nodes))
         self._start, self._dir, self._nodes, self._room = start, nodes_dir, nodes, room
+        self.usage = NodeUsage()
         self._pools = {name: self._pool(name, limit) for name, limit in max_nodes.items()}
 
     def _pool(self, cluster: str, max_nodes: int) -> Scheduler:
         return Scheduler(
-            max_nodes, self._start, self._dir / cluster, self._nodes, partial(self._room, cluster)
-        )
+            max_nodes, self._start, self._dir / cluster, self._nodes,
+            partial(self._room, cluster), self.usage, cluster,
+        )  # fmt: skip
 
     def in_use(self) -> dict[str, int]:
         """Nodes each cluster holds now."""

@@ -51,6 +51,7 @@ class Workspace:
     resource_group: str = "local-rg"
     name: str = "local-ws"
     clusters: tuple[Cluster, ...] = (Cluster(DEFAULT_CLUSTER),)
+    location: str = LOCATION  # an Azure region's name (e.g. eastus) gives it list prices
 
     @property
     def compute(self) -> str:
@@ -103,7 +104,7 @@ class Workspace:
             "id": self.arm_id,
             "name": self.name,
             "type": f"{PROVIDER}/workspaces",
-            "location": LOCATION,
+            "location": self.location,
             "kind": "Default",
             "identity": {"type": "SystemAssigned"},
             "properties": {
@@ -147,12 +148,12 @@ class Workspace:
             "id": self.child_id("computes", cluster.name),
             "name": cluster.name,
             "type": f"{PROVIDER}/workspaces/computes",
-            "location": LOCATION,
+            "location": self.location,
             "identity": self._identity(cluster, identity),
             "properties": {
                 "computeType": "AmlCompute",
                 "provisioningState": "Succeeded",
-                "computeLocation": LOCATION,
+                "computeLocation": self.location,
                 "properties": {
                     "vmSize": cluster.vm_size,
                     "vmPriority": cluster.tier,

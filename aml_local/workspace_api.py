@@ -9,7 +9,7 @@ from .context import Context
 from .errors import ServiceError, not_found
 from .routing import Request, Response, Router
 from .vm_sizes import listing
-from .workspace import BLOB_DATASTORE, LOCATION, PROVIDER
+from .workspace import BLOB_DATASTORE, PROVIDER
 
 LOCATIONS = "/subscriptions/{subscriptionId}/providers/" + PROVIDER + "/locations/{location}"
 VM_SIZES = LOCATIONS + "/vmSizes"
@@ -81,11 +81,11 @@ def register(router: Router, ctx: Context) -> None:
                 404, "SubscriptionNotFound",
                 f"The subscription '{req.params['subscriptionId']}' could not be found.",
             )  # fmt: skip
-        if req.params["location"].lower() != LOCATION:
+        if req.params["location"].lower() != ctx.ws.location:
             raise ServiceError(
                 400, "LocationNotAvailableForResourceType",
                 f"The location '{req.params['location']}' is not available; "
-                f"this service's location is '{LOCATION}'.",
+                f"this service's location is '{ctx.ws.location}'.",
             )  # fmt: skip
 
     def datastore(req: Request) -> Response:
