@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from .usage import NodeUsage
+
 # https://learn.microsoft.com/azure/batch/batch-compute-node-environment-variables
 NODE_ID_ENV = "AZ_BATCH_NODE_ID"
 NODE_SHARED_DIR_ENV = "AZ_BATCH_NODE_SHARED_DIR"
 QUOTA_RECHECK_S = 0.5  # how often a job waiting for vCPU quota looks again
-
-from .usage import NodeUsage
 
 
 @dataclass(frozen=True)
