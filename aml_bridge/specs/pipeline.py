@@ -172,6 +172,11 @@ class PipelineJobSpec:
         }
 
 
+def group_tags(run: RunContext, group: JobFacts, groupid: str) -> dict[str, str]:
+    """A group's pipeline job: a command job's tags and the group's id."""
+    return job_tags(run, group, **{GROUP_TAG: shorten(groupid, TAG_VALUE_MAX)})
+
+
 def group_label(group: JobFacts, members: tuple[Member, ...]) -> str:
     """`rule[n jobs]` (the group's id when its members' rules differ)."""
     rules = sorted({m.facts.rule for m in members})
@@ -212,7 +217,7 @@ def build_pipeline_spec(
         name=name,
         display_name=group_label(group, members),
         experiment=run.experiment,
-        tags={**job_tags(run, group), GROUP_TAG: shorten(groupid, TAG_VALUE_MAX)},
+        tags=group_tags(run, group, groupid),
         compute=compute,
         environment=job_environment(run, group, parallel=True),
         env_vars=dict(run.env_vars),

@@ -6,7 +6,10 @@ import pytest
 import yaml
 from azure.ai.ml import load_job
 
+from aml_bridge.names import TAGS_MAX
+from aml_bridge.specs.command import build_spec
 from aml_bridge.specs.pipeline import build_pipeline_spec, members_of
+from aml_bridge.specs.tags import OWN_TAGS, user_tags_allowed
 from tests.executor.test_translate import RUN, SERVERLESS, facts
 
 ROOT = "azureml://datastores/workspaceblobstore/paths/out/.snakemake/aml/groups/"
@@ -48,6 +51,22 @@ def test_group_is_a_pipeline_with_one_parallel_step_sized_to_the_cluster(tmp_pat
     # a member still failing after its retries fails the group; failed tries alone do not
     assert step.mini_batch_error_threshold == 0 and step.error_threshold == -1
     assert step.task.append_row_to == "${{outputs.results}}"
+
+
+def test_the_most_user_tags_allowed_fit_every_job_type_and_one_more_is_refused():
+    """The budget comes from the builders' own tags: a command job and a group's pipeline job
+    with the most user tags the settings accept stay within Azure ML's 50; past it the group is
+    refused with its name, before anything is submitted."""
+    allowed = user_tags_allowed()
+    run = dataclasses.replace(GROUPED, tags={f"k{i}": "v" for i in range(allowed)})
+    group = build_pipeline_spec(run, group_facts(), "bwa_mem", members(2))
+    assert len(group.tags) == TAGS_MAX
+    assert len(build_spec(run, facts()).tags) == TAGS_MAX - (
+        OWN_TAGS["group's pipeline job"] - OWN_TAGS["command job"]
+    )
+    one_more = dataclasses.replace(run, tags={**run.tags, "extra": "v"})
+    with pytest.raises(ValueError, match=r"group_bwa_mem: 51 tags; Azure ML allows 50"):
+        build_pipeline_spec(one_more, group_facts(), "bwa_mem", members(2))
 
 
 def test_member_without_runtime_gets_a_day_never_the_60_s_default():
