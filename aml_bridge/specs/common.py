@@ -39,7 +39,7 @@ class JobFacts:
     command: str
     container_image: str | None = None
     conda_file: tuple[str, str] | None = None  # (path, text)
-    retries: int = 0  # the rule's retries (a parallel step's retry_settings.max_retries)
+    retries: int = 0  # the rule's retries (an exported step's retry_settings.max_retries)
 
     @property
     def label(self) -> str:
