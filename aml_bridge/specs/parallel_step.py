@@ -132,10 +132,11 @@ class ParallelStep:
         }
         if self.env_vars:
             node["environment_variables"] = dict(self.env_vars)
-        if component is not None:
-            node = {k: v for k, v in node.items() if k in NODE_SETTINGS}
-            node["component"] = component
-        return node
+        if component is None:
+            return node
+        return {"type": "parallel", "component": component} | {
+            k: v for k, v in node.items() if k in NODE_SETTINGS
+        }
 
     def to_pipeline_job(
         self,
