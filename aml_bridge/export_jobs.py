@@ -77,7 +77,7 @@ class JobRecorder:
         biggest = max(facts, key=lambda f: (f.threads, f.resources.get("mem_mb") or 0))
         outputs = tuple(o for f in facts for o in f.outputs)
         group = replace(biggest, wildcards={}, outputs=outputs, command="")
-        spec = build_pipeline_spec(self.run, group, rule, members_of(facts), retry_in_step=True)
+        spec = build_pipeline_spec(self.run, group, rule, members_of(facts), standalone=True)
         GroupFiles(self._datastore_of).upload_manifests(spec)
         return ExportedRule.of(rule, spec, upstream)
 

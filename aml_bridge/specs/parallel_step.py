@@ -28,7 +28,8 @@ DEFAULT_MEMBER_TIMEOUT_S = 24 * 3600
 # What a node referencing a registered component sets itself (the rest is the component's)
 NODE_SETTINGS = (
     "type", "display_name", "compute", "inputs", "outputs", "resources",
-    "max_concurrency_per_instance", "retry_settings", "environment_variables",
+    "max_concurrency_per_instance", "retry_settings", "mini_batch_error_threshold",
+    "environment_variables",
 )  # fmt: skip
 
 
@@ -60,6 +61,9 @@ class ParallelStep:
     max_concurrency_per_instance: int = 1
     max_retries: int = 0
     timeout_s: int = DEFAULT_MEMBER_TIMEOUT_S
+    # 0: a member's mini-batch failing after its retries fails the step (stopping the others);
+    # -1: every member runs to its end, the rows say which succeeded
+    mini_batch_error_threshold: int = 0
     env_vars: Mapping[str, str] = field(default_factory=dict)
     plugins: bool = True  # the storage plugin folder as input `snakemake_plugins`
     after: tuple[str, ...] = ()  # rules whose `results` this step waits for (export)
@@ -93,9 +97,9 @@ class ParallelStep:
             "resources": {"instance_count": self.instance_count},
             "max_concurrency_per_instance": self.max_concurrency_per_instance,
             "retry_settings": {"max_retries": self.max_retries, "timeout": self.timeout_s},
-            # a member's mini-batch failing after its retries fails the step; error_threshold
-            # (failed items, counted as they fail, before retries are known) stays off
-            "mini_batch_error_threshold": 0,
+            # error_threshold (failed items, counted as they fail, before retries are known)
+            # stays off
+            "mini_batch_error_threshold": self.mini_batch_error_threshold,
             "error_threshold": -1,
             "logging_level": "INFO",
             "task": {
@@ -129,6 +133,7 @@ class ParallelStep:
             "resources": {"instance_count": self.instance_count},
             "max_concurrency_per_instance": self.max_concurrency_per_instance,
             "retry_settings": {"max_retries": self.max_retries, "timeout": self.timeout_s},
+            "mini_batch_error_threshold": self.mini_batch_error_threshold,
         }
         if self.env_vars:
             node["environment_variables"] = dict(self.env_vars)

@@ -84,6 +84,8 @@ class PipelineJobSpec:
     max_retries: int
     timeout_s: int
     plugin_bundle: str | None = None
+    # -1 for the executor's groups: every member runs to its end, the rows say who failed
+    mini_batch_error_threshold: int = 0
     # `azureml:<rule>:<version>`: the step runs the rule's registered component (same inputs,
     # outputs, entry script and arguments) with this spec's settings, instead of its own
     component: str | None = None
@@ -114,6 +116,7 @@ class PipelineJobSpec:
             max_concurrency_per_instance=self.max_concurrency_per_instance,
             max_retries=self.max_retries,
             timeout_s=self.timeout_s,
+            mini_batch_error_threshold=self.mini_batch_error_threshold,
             env_vars=self.env_vars,
             plugins=bool(self.plugin_bundle),
         )
@@ -157,7 +160,7 @@ def build_pipeline_spec(
     group: JobFacts,
     groupid: str,
     members: tuple[Member, ...],
-    retry_in_step: bool = False,
+    standalone: bool = False,
 ) -> PipelineJobSpec:
     """The pipeline job for one attempt of a group of independent jobs sharing an environment.
 
@@ -168,13 +171,16 @@ def build_pipeline_spec(
 
     Retries have one owner, or they multiply (r+1)² runs of a failing member: Snakemake, whose
     retry of a failed group is a new attempt (a new pipeline job of the members that did not
-    succeed, with keep-incomplete), so the step retries nothing (`max_retries` 0). Snakemake
-    also retries what the step cannot (a node allocation or the pipeline job failing, a time
-    limit), counts attempts as for command jobs (`snakemake_attempt`, one log per attempt) and
-    re-evaluates attempt-dependent resources; a retry costs a new node allocation. A preempted
-    low-priority node is neither's retry: Azure ML restarts the job, members with an `.ok` mark
-    are not run again. `retry_in_step`: no Snakemake retries the members (an exported pipeline
-    runs on its own), so the step retries each failed member's mini-batch the rules' retries.
+    succeed, with keep-incomplete), so the step retries nothing (`max_retries` 0) and runs
+    every member to its end (`mini_batch_error_threshold` -1: a failure does not stop the
+    others); the executor fails the group when a member returned no row. Snakemake also retries
+    what the step cannot (a node allocation or the pipeline job failing, a time limit), counts
+    attempts as for command jobs (`snakemake_attempt`, one log per attempt) and re-evaluates
+    attempt-dependent resources; a retry costs a new node allocation. A preempted low-priority
+    node is neither's retry: Azure ML restarts the job, members with an `.ok` mark are not run
+    again. `standalone`: no Snakemake watches the step (an exported pipeline), so the step
+    retries each failed member's mini-batch the rules' retries and a member still failing
+    fails it (`mini_batch_error_threshold` 0), or later nodes would run without its outputs.
     """
     if not run.group_root:
         raise ValueError(
@@ -207,7 +213,8 @@ def build_pipeline_spec(
         folder=f"{run.group_root.rstrip('/')}/{name}/",
         instance_count=max(1, nodes),
         max_concurrency_per_instance=per_node,
-        max_retries=max(m.facts.retries for m in members) if retry_in_step else 0,
+        max_retries=max(m.facts.retries for m in members) if standalone else 0,
+        mini_batch_error_threshold=0 if standalone else -1,
         timeout_s=min(
             MAX_STEP_TIMEOUT_S, max((t for t in limits if t), default=DEFAULT_MEMBER_TIMEOUT_S)
         ),

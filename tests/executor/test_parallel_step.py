@@ -18,10 +18,7 @@ RULE = RuleFacts(
     name="bwa_mem", command="bwa mem {input} > {output}", conda_file=("envs/bwa.yaml", CONDA),
     threads=4, mem_mb=6000, runtime=90,
 )  # fmt: skip
-WHAT_RUNS = (
-    "type", "input_data", "mini_batch_size", "mini_batch_error_threshold", "error_threshold",
-    "logging_level",
-)  # fmt: skip
+WHAT_RUNS = ("type", "input_data", "mini_batch_size", "error_threshold", "logging_level")
 NODE = (
     "type", "display_name", "compute", "resources", "max_concurrency_per_instance",
     "environment_variables",
@@ -40,7 +37,7 @@ def test_executor_setup_and_export_spell_one_step(n):
     with_component = dataclasses.replace(spec, component=registered.reference)
     referencing = with_component.to_yaml("code")["jobs"]["members"]
     # export places a rule's jobs as the executor places a group (aml_bridge.export_jobs)
-    placed = build_pipeline_spec(GROUPED, group, "bwa_mem", members_of(jobs), retry_in_step=True)
+    placed = build_pipeline_spec(GROUPED, group, "bwa_mem", members_of(jobs), standalone=True)
     exported = ExportedRun("r1", "exp", DATASTORE, (ExportedRule.of("bwa_mem", placed, ()),))
     node = pipeline_yaml(exported, {"bwa_mem": registered.reference})["jobs"]["bwa_mem"]
 
@@ -61,8 +58,11 @@ def test_executor_setup_and_export_spell_one_step(n):
         == ("bwa_mem[1 job]" if n == 1 else "bwa_mem[3 jobs]")
     )
     assert referencing["component"] == node["component"] == registered.reference
-    # retries: Snakemake retries the executor's group, so its step does not; an exported
-    # pipeline runs without Snakemake, so its node retries the rule's retries
+    # retries: Snakemake retries the executor's group, so its step does not and runs every
+    # member to its end; an exported pipeline runs without Snakemake, so its node retries the
+    # rule's retries and a member still failing fails it (as the component says)
     assert inline["retry_settings"] == referencing["retry_settings"]
     assert inline["retry_settings"] == {"max_retries": 0, "timeout": 90 * 60}
     assert node["retry_settings"] == {"max_retries": 2, "timeout": 90 * 60}
+    assert inline["mini_batch_error_threshold"] == referencing["mini_batch_error_threshold"] == -1
+    assert node["mini_batch_error_threshold"] == comp["mini_batch_error_threshold"] == 0

@@ -49,8 +49,8 @@ def test_group_is_a_pipeline_with_one_parallel_step_sized_to_the_cluster(tmp_pat
     assert job.settings.force_rerun is True  # Snakemake decides what runs, not node reuse
     assert step.mini_batch_size == 1 and step.resources.instance_count == 3
     assert step.retry_settings.timeout == 90 * 60 and step.retry_settings.max_retries == 0
-    # a member still failing after its retries fails the group; failed tries alone do not
-    assert step.mini_batch_error_threshold == 0 and step.error_threshold == -1
+    # every member runs to its end (the executor reads who failed from the rows)
+    assert step.mini_batch_error_threshold == -1 and step.error_threshold == -1
     assert step.task.append_row_to == "${{outputs.results}}"
 
 
@@ -72,11 +72,13 @@ def test_the_most_user_tags_allowed_fit_every_job_type_and_one_more_is_refused()
 
 def test_the_step_retries_only_where_snakemake_does_not():
     """An exported pipeline runs without Snakemake: there the step's retry_settings are the
-    rules' retries, the one place left to retry."""
+    rules' retries, the one place left to retry, and a failed member fails the step."""
     group = members(2, retries=2)
     assert build_pipeline_spec(GROUPED, group_facts(), "g", group).max_retries == 0
-    exported = build_pipeline_spec(GROUPED, group_facts(), "g", group, retry_in_step=True)
+    exported = build_pipeline_spec(GROUPED, group_facts(), "g", group, standalone=True)
     assert exported.max_retries == 2
+    # and a member still failing fails it: later nodes must not run without its outputs
+    assert exported.to_yaml("code")["jobs"]["members"]["mini_batch_error_threshold"] == 0
 
 
 def test_member_without_runtime_gets_a_day_never_the_60_s_default():
