@@ -364,9 +364,10 @@ class Executor(RemoteExecutor):
                 yield info
                 continue
             self.trace.ended(info.external_jobid, state.status)
-            if result is Outcome.SUCCEEDED:
-                self._log_members(info)
+            if result is Outcome.SUCCEEDED and self._members_succeeded(info):
                 self.report_job_success(info)
+            elif result is Outcome.SUCCEEDED:  # a group's step runs every member to its end
+                self._report_members_failed(info)
             else:
                 self._report_failure(info, state, result)
             self._in_round.pop(info.external_jobid, None)
@@ -426,10 +427,22 @@ class Executor(RemoteExecutor):
         self._group_done.setdefault((facts.rule, facts.outputs), set()).update(done)
         return done
 
-    def _log_members(self, info: SubmittedJobInfo) -> None:
+    def _members_succeeded(self, info: SubmittedJobInfo) -> bool:
+        """Whether every member of a group returned a row (True for a command job)."""
         spec = info.aux.get("spec")
-        if isinstance(spec, PipelineJobSpec):
-            self._say_done(spec, self._succeeded_members(spec, info.aux["facts"]))
+        if not isinstance(spec, PipelineJobSpec):
+            return True
+        done = self._succeeded_members(spec, info.aux["facts"])
+        self._say_done(spec, done)
+        return all(m.id in done for m in spec.members)
+
+    def _report_members_failed(self, info: SubmittedJobInfo) -> None:
+        """A group's step completed but members failed (it retries nothing: Snakemake does)."""
+        studio_url = info.aux["submit"].result().studio_url
+        msg = f"aml: job {info.external_jobid}: its step ended, not every member succeeded.\n"
+        detail, aux_logs = self._group_detail(info.aux["spec"], info.aux["facts"], Outcome.FAILED)
+        msg += f"Studio: {studio_url or 'n/a'}\n{detail}"
+        self.report_job_error(info, msg=msg, aux_logs=aux_logs)
 
     def _log_progress(self, info: SubmittedJobInfo) -> None:
         """Members of a running step as they finish: a long step is not silent."""

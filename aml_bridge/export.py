@@ -21,8 +21,17 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from aml_bridge.specs.common import PLUGIN_INPUT
-from aml_bridge.specs.pipeline import LOGS_OUTPUT, MEMBERS_INPUT, RESULTS_OUTPUT, SCHEMA
-from aml_bridge.workspace_plan import after_input
+from aml_bridge.specs.parallel_step import (
+    LOGS_OUTPUT,
+    MEMBERS_INPUT,
+    PIPELINE_SCHEMA,
+    RESULTS_OUTPUT,
+    ParallelStep,
+    after_input,
+    binding,
+    jobs_label,
+)
+from aml_bridge.specs.pipeline import PipelineJobSpec
 
 EXPORT_TAG = "snakemake_export"
 
@@ -46,9 +55,34 @@ class ExportedRule:
     upstream: tuple[str, ...]  # rules of this export whose outputs its jobs read
     env_vars: dict[str, str]
 
+    @classmethod
+    def of(cls, rule: str, spec: PipelineJobSpec, upstream: tuple[str, ...]) -> ExportedRule:
+        """The rule's jobs as the executor placed them in a group's step (`spec`)."""
+        return cls(
+            rule=rule, jobs=len(spec.members), compute=spec.compute,
+            instance_count=spec.instance_count,
+            max_concurrency_per_instance=spec.max_concurrency_per_instance,
+            max_retries=spec.max_retries, timeout_s=spec.timeout_s, folder=spec.folder,
+            upstream=upstream, env_vars=dict(spec.env_vars),
+        )  # fmt: skip
+
     @property
     def members_uri(self) -> str:
         return f"{self.folder}members/"
+
+    @property
+    def step(self) -> ParallelStep:
+        """The rule's node settings (its component, registered, has the rest)."""
+        return ParallelStep(
+            label=jobs_label(self.rule, self.jobs),
+            compute=self.compute,
+            instance_count=self.instance_count,
+            max_concurrency_per_instance=self.max_concurrency_per_instance,
+            max_retries=self.max_retries,
+            timeout_s=self.timeout_s,
+            env_vars=self.env_vars,
+            after=self.upstream,
+        )
 
 
 @dataclass(frozen=True)
@@ -96,32 +130,21 @@ def pipeline_yaml(
         outputs[results] = {"type": "uri_file", "path": rows, "mode": "rw_mount"}
         outputs[logs] = {"type": "uri_folder", "path": f"{r.folder}logs/", "mode": "rw_mount"}
         node_inputs = {
-            MEMBERS_INPUT: _parent("inputs", members),
-            PLUGIN_INPUT: _parent("inputs", PLUGIN_INPUT),
+            MEMBERS_INPUT: binding("inputs", members),
+            PLUGIN_INPUT: binding("inputs", PLUGIN_INPUT),
         } | {
             after_input(up): f"${{{{parent.jobs.{up}.outputs.{RESULTS_OUTPUT}}}}}"
             for up in r.upstream
         }
-        node: dict[str, Any] = {
-            "type": "parallel",
-            "component": components[r.rule],
-            "display_name": f"{r.rule}[{r.jobs} job{'s' if r.jobs > 1 else ''}]",
-            "compute": f"azureml:{r.compute}",
-            "inputs": node_inputs,
-            "outputs": {
-                RESULTS_OUTPUT: _parent("outputs", results),
-                LOGS_OUTPUT: _parent("outputs", logs),
-            },
-            "resources": {"instance_count": r.instance_count},
-            "max_concurrency_per_instance": r.max_concurrency_per_instance,
-            "retry_settings": {"max_retries": r.max_retries, "timeout": r.timeout_s},
+        node_outputs = {
+            RESULTS_OUTPUT: binding("outputs", results),
+            LOGS_OUTPUT: binding("outputs", logs),
         }
-        if r.env_vars:
-            node["environment_variables"] = dict(r.env_vars)
+        node = r.step.to_node(node_inputs, node_outputs, component=components[r.rule])
         jobs[r.rule] = node
     total = sum(r.jobs for r in run.rules)
     return {
-        "$schema": SCHEMA,
+        "$schema": PIPELINE_SCHEMA,
         "type": "pipeline",
         "display_name": f"snakemake workflow: {total} jobs of {len(jobs)} rules",
         "experiment_name": run.experiment,
@@ -134,10 +157,6 @@ def pipeline_yaml(
         "outputs": outputs,
         "jobs": jobs,
     }
-
-
-def _parent(side: str, name: str) -> str:
-    return f"${{{{parent.{side}.{name}}}}}"
 
 
 def _topological(rules: tuple[ExportedRule, ...]) -> list[ExportedRule]:

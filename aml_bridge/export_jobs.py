@@ -77,14 +77,9 @@ class JobRecorder:
         biggest = max(facts, key=lambda f: (f.threads, f.resources.get("mem_mb") or 0))
         outputs = tuple(o for f in facts for o in f.outputs)
         group = replace(biggest, wildcards={}, outputs=outputs, command="")
-        spec = build_pipeline_spec(self.run, group, rule, members_of(facts))
+        spec = build_pipeline_spec(self.run, group, rule, members_of(facts), standalone=True)
         GroupFiles(self._datastore_of).upload_manifests(spec)
-        return ExportedRule(
-            rule=rule, jobs=len(facts), compute=spec.compute, instance_count=spec.instance_count,
-            max_concurrency_per_instance=spec.max_concurrency_per_instance,
-            max_retries=spec.max_retries, timeout_s=spec.timeout_s, folder=spec.folder,
-            upstream=upstream, env_vars=dict(spec.env_vars),
-        )  # fmt: skip
+        return ExportedRule.of(rule, spec, upstream)
 
     def _with_kept_sources(self, jobs: list[RecordedJob]) -> list[RecordedJob]:
         """The jobs with commands that deploy a kept copy of Snakemake's sources archive."""

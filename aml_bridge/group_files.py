@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aml_bridge.specs.pipeline import ENTRY_SCRIPT, Member, PipelineJobSpec
+from aml_bridge.specs.parallel_step import ENTRY_SCRIPT
+from aml_bridge.specs.pipeline import Member, PipelineJobSpec
 from snakemake_storage_plugin_azureml.query import parse_query
 
 if TYPE_CHECKING:

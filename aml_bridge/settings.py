@@ -20,6 +20,7 @@ from snakemake_interface_executor_plugins.settings import CommonSettings, Execut
 from aml_bridge.clusters import SERVERLESS, parse_instance_table
 from aml_bridge.names import TAG_KEY_MAX, TAG_VALUE_MAX, TAGS_MAX
 from aml_bridge.prices import load_prices
+from aml_bridge.specs.tags import OWN_TAGS, user_tags_allowed
 from snakemake_storage_plugin_azureml.workspace import use_executor_workspace
 
 DEFAULT_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
@@ -215,8 +216,6 @@ class ExecutorSettings(ExecutorSettingsBase):
 CLUSTER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
 CLUSTER_RULE = "2-32 letters, digits or -, from a letter"
 DEFAULT_CLUSTER = "genomics-cluster"
-# Tags the bridge puts on every job itself (aml_bridge.specs.common.job_tags).
-OWN_TAGS = 5
 
 
 def cluster_names(settings: ExecutorSettings) -> list[str]:
@@ -321,9 +320,12 @@ def _compute_problems(s: ExecutorSettings):
 
 
 def _tag_problems(tags: list[str]):
-    if len(tags) > TAGS_MAX - OWN_TAGS:
-        allowed = TAGS_MAX - OWN_TAGS
-        yield f"--aml-tags has {len(tags)} tags; Azure ML allows {allowed} besides the bridge's"
+    if len(tags) > user_tags_allowed():
+        own = ", ".join(f"a {kind} carries {n}" for kind, n in sorted(OWN_TAGS.items()))
+        yield (
+            f"--aml-tags has {len(tags)} tags; Azure ML allows {TAGS_MAX} on a job and the "
+            f"bridge puts its own on each ({own}): at most {user_tags_allowed()} of yours"
+        )
     for tag in tags:
         key, sep, value = tag.partition("=")
         if not sep or not key:

@@ -25,14 +25,7 @@ from typing import Any
 
 from aml_bridge.environments import EnvironmentSpec, choose_environment
 from aml_bridge.names import azure_name
-from aml_bridge.specs.common import PLUGIN_INPUT
-from aml_bridge.specs.pipeline import (
-    DEFAULT_MEMBER_TIMEOUT_S,
-    ENTRY_SCRIPT,
-    LOGS_OUTPUT,
-    MEMBERS_INPUT,
-    RESULTS_OUTPUT,
-)
+from aml_bridge.specs.parallel_step import ENTRY_SCRIPT, ParallelStep
 from aml_bridge.workflow_rules import RuleFacts
 
 COMPONENT_SCHEMA = "https://azuremlschemas.azureedge.net/latest/parallelComponent.schema.json"
@@ -104,11 +97,6 @@ def rule_environment(
     )  # fmt: skip
 
 
-def after_input(rule: str) -> str:
-    """The component input that orders a node after the node of `rule`."""
-    return f"after_{rule}"
-
-
 def component(rule: RuleFacts, env: EnvironmentSpec, registered: set[str]) -> ComponentWanted:
     """The rule as a parallel component: each item of `members` is one job of the rule (its
     manifest), run by the executor's entry script in the rule's environment. The command
@@ -118,44 +106,19 @@ def component(rule: RuleFacts, env: EnvironmentSpec, registered: set[str]) -> Co
     name = azure_name(rule.name, "rule")
     facts = {"threads": rule.threads, "mem_mb": rule.mem_mb, "runtime": rule.runtime}
     tags = {"snakemake_rule": rule.name} | {k: str(v) for k, v in facts.items() if v is not None}
-    after = {
-        after_input(up): {"type": "uri_file", "optional": True, "description": f"after {up}"}
-        for up in rule.upstream
-        if up in registered
-    }
+    step = ParallelStep(
+        label=rule.name,
+        environment=env,
+        after=tuple(up for up in rule.upstream if up in registered),
+    )
     spec: dict[str, Any] = {
         "$schema": COMPONENT_SCHEMA,
-        "type": "parallel",
         "name": name,
         "display_name": f"rule {rule.name}",
         "description": (rule.description + "\n\n" if rule.description else "")
         + f"Snakemake rule {rule.name}:\n\n{rule.command}",
         "tags": {k: v[:TAG_MAX] for k, v in tags.items()},
-        "inputs": {
-            MEMBERS_INPUT: {"type": "uri_folder", "mode": "ro_mount"},
-            PLUGIN_INPUT: {"type": "uri_folder", "mode": "ro_mount"},
-            **after,
-        },
-        "outputs": {
-            RESULTS_OUTPUT: {"type": "uri_file", "mode": "rw_mount"},
-            LOGS_OUTPUT: {"type": "uri_folder", "mode": "rw_mount"},
-        },
-        "input_data": f"${{{{inputs.{MEMBERS_INPUT}}}}}",
-        "mini_batch_size": "1",
-        "resources": {"instance_count": 1},
-        "max_concurrency_per_instance": 1,
-        "retry_settings": {"max_retries": 0, "timeout": DEFAULT_MEMBER_TIMEOUT_S},
-        "mini_batch_error_threshold": 0,  # a job failing (after its retries) fails the node
-        "error_threshold": -1,
-        "logging_level": "INFO",
-        "task": {
-            "type": "run_function",
-            "entry_script": ENTRY_SCRIPT,
-            "environment": env.registered_id,
-            "program_arguments": f"--logs ${{{{outputs.{LOGS_OUTPUT}}}}} "
-            f"--plugins ${{{{inputs.{PLUGIN_INPUT}}}}}",
-            "append_row_to": f"${{{{outputs.{RESULTS_OUTPUT}}}}}",
-        },
+        **step.to_component(),
     }
     content = json.dumps(spec, sort_keys=True).encode() + ENTRY_PATH.read_bytes()
     digest = hashlib.sha256(content).hexdigest()[:16]

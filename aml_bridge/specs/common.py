@@ -15,7 +15,7 @@ from aml_bridge.clusters import (
     choose_instance_type,
 )
 from aml_bridge.environments import EnvironmentSpec, choose_environment
-from aml_bridge.names import DISPLAY_NAME_MAX, TAG_VALUE_MAX, azure_name, shorten
+from aml_bridge.names import DISPLAY_NAME_MAX, TAG_VALUE_MAX, TAGS_MAX, azure_name, shorten
 
 RUN_TAG = "snakemake_run_id"
 PLUGIN_INPUT = "snakemake_plugins"
@@ -39,7 +39,7 @@ class JobFacts:
     command: str
     container_image: str | None = None
     conda_file: tuple[str, str] | None = None  # (path, text)
-    retries: int = 0  # the rule's retries (a parallel step's retry_settings.max_retries)
+    retries: int = 0  # the rule's retries (an exported step's retry_settings.max_retries)
 
     @property
     def label(self) -> str:
@@ -91,8 +91,10 @@ def job_name(run_id: str, facts: JobFacts) -> str:
     return f"{rule}-{run_id}-{job_key(facts.rule, facts.outputs)}-{facts.attempt}"
 
 
-def job_tags(run: RunContext, facts: JobFacts) -> dict[str, str]:
-    return {
+def job_tags(run: RunContext, facts: JobFacts, **own: str) -> dict[str, str]:
+    """The user's tags and the bridge's own (those of every job, and `own`, a job type's);
+    ValueError naming the job when they are more than Azure ML accepts on one job."""
+    tags = {
         **run.tags,
         "snakemake_rule": shorten(facts.rule, TAG_VALUE_MAX),
         "snakemake_wildcards": shorten(
@@ -101,7 +103,14 @@ def job_tags(run: RunContext, facts: JobFacts) -> dict[str, str]:
         "snakemake_attempt": str(facts.attempt),
         RUN_TAG: run.run_id,
         run_tag_key(run.run_id): "",
+        **own,
     }
+    if len(tags) > TAGS_MAX:
+        raise ValueError(
+            f"{facts.label}: {len(tags)} tags; Azure ML allows {TAGS_MAX} on a job (fewer "
+            "--aml-tags)"
+        )
+    return tags
 
 
 def run_tag_key(run_id: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from aml_bridge.clusters import Cluster
 from aml_bridge.environments import EnvironmentSpec
-from aml_bridge.names import DISPLAY_NAME_MAX, TAG_VALUE_MAX, shorten
+from aml_bridge.names import TAG_VALUE_MAX, shorten
 from aml_bridge.specs.common import (
     PLUGIN_INPUT,
     JobFacts,
@@ -30,19 +30,16 @@ from aml_bridge.specs.common import (
     placement,
     timeout_seconds,
 )
+from aml_bridge.specs.parallel_step import (
+    DEFAULT_MEMBER_TIMEOUT_S,
+    LOGS_OUTPUT,
+    MEMBERS_INPUT,
+    RESULTS_OUTPUT,
+    ParallelStep,
+    jobs_label,
+)
 
-SCHEMA = "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json"
-STEP = "members"
-ENTRY_SCRIPT = "member_entry.py"
-MEMBERS_INPUT, RESULTS_OUTPUT, LOGS_OUTPUT = "members", "results", "member_logs"
 GROUP_TAG = "snakemake_group"
-# What a step referencing a registered component sets itself (the rest is the component's)
-NODE_SETTINGS = (
-    "type", "compute", "inputs", "outputs", "resources", "max_concurrency_per_instance",
-    "retry_settings", "environment_variables",
-)  # fmt: skip
-# Azure ML's per-call default (60 s) would kill every genomics task: without a runtime, a day.
-DEFAULT_MEMBER_TIMEOUT_S = 24 * 3600
 # Azure ML accepts retry_settings.timeout in (0, 259200] s (CLI v2 parallel job YAML reference):
 # a member whose runtime is longer gets the longest per-call limit Azure allows.
 MAX_STEP_TIMEOUT_S = 3 * 24 * 3600
@@ -87,6 +84,8 @@ class PipelineJobSpec:
     max_retries: int
     timeout_s: int
     plugin_bundle: str | None = None
+    # -1 for the executor's groups: every member runs to its end, the rows say who failed
+    mini_batch_error_threshold: int = 0
     # `azureml:<rule>:<version>`: the step runs the rule's registered component (same inputs,
     # outputs, entry script and arguments) with this spec's settings, instead of its own
     component: str | None = None
@@ -107,15 +106,28 @@ class PipelineJobSpec:
         """File name → content of the items folder."""
         return {f"{m.id}.json": m.manifest() for m in self.members}
 
+    @property
+    def step(self) -> ParallelStep:
+        return ParallelStep(
+            label=self.display_name,
+            environment=self.environment,
+            compute=self.compute,
+            instance_count=self.instance_count,
+            max_concurrency_per_instance=self.max_concurrency_per_instance,
+            max_retries=self.max_retries,
+            timeout_s=self.timeout_s,
+            mini_batch_error_threshold=self.mini_batch_error_threshold,
+            env_vars=self.env_vars,
+            plugins=bool(self.plugin_bundle),
+        )
+
     def to_yaml(self, code: str, inline_environment: bool = True) -> dict[str, Any]:
         """The pipeline job YAML; `code` is the folder holding the entry script (a path
         relative to the YAML file, or absolute)."""
-        arguments = f"--logs ${{{{outputs.{LOGS_OUTPUT}}}}}"
         inputs: dict[str, Any] = {
             MEMBERS_INPUT: {"type": "uri_folder", "path": self.members_uri, "mode": "ro_mount"}
         }
         if self.plugin_bundle:
-            arguments += f" --plugins ${{{{inputs.{PLUGIN_INPUT}}}}}"
             inputs[PLUGIN_INPUT] = {
                 "type": "uri_folder",
                 "path": self.plugin_bundle,
@@ -125,62 +137,30 @@ class PipelineJobSpec:
             RESULTS_OUTPUT: {"type": "uri_file", "path": self.results_uri, "mode": "rw_mount"},
             LOGS_OUTPUT: {"type": "uri_folder", "path": self.logs_uri, "mode": "rw_mount"},
         }
-        environment = (
-            self.environment.inline() if inline_environment else self.environment.registered_id
-        )
-        step: dict[str, Any] = {
-            "type": "parallel",
-            "compute": f"azureml:{self.compute}",
-            "inputs": {k: f"${{{{parent.inputs.{k}}}}}" for k in inputs},
-            "outputs": {k: f"${{{{parent.outputs.{k}}}}}" for k in outputs},
-            "input_data": f"${{{{inputs.{MEMBERS_INPUT}}}}}",
-            "mini_batch_size": "1",
-            "resources": {"instance_count": self.instance_count},
-            "max_concurrency_per_instance": self.max_concurrency_per_instance,
-            "retry_settings": {"max_retries": self.max_retries, "timeout": self.timeout_s},
-            # a member's mini-batch failing after its retries fails the group; error_threshold
-            # (failed items, counted as they fail, before retries are known) stays off
-            "mini_batch_error_threshold": 0,
-            "error_threshold": -1,
-            "logging_level": "INFO",
-            "task": {
-                "type": "run_function",
-                "code": code,
-                "entry_script": ENTRY_SCRIPT,
-                "environment": environment,
-                "program_arguments": arguments,
-                "append_row_to": f"${{{{outputs.{RESULTS_OUTPUT}}}}}",
-            },
-        }
-        if self.env_vars:
-            step["environment_variables"] = dict(self.env_vars)
-        if self.component:
-            step = {k: v for k, v in step.items() if k in NODE_SETTINGS}
-            step["component"] = self.component
-        return {
-            "$schema": SCHEMA,
-            "type": "pipeline",
-            "name": self.name,
-            "display_name": self.display_name,
-            "experiment_name": self.experiment,
-            "tags": dict(self.tags),
-            # Snakemake decides what runs: Azure ML must not reuse an earlier run's node
-            "settings": {"default_compute": f"azureml:{self.compute}", "force_rerun": True},
-            "inputs": inputs,
-            "outputs": outputs,
-            "jobs": {STEP: step},
-        }
+        return self.step.to_pipeline_job(
+            inputs, outputs, self.component, code, inline_environment,
+            name=self.name, display_name=self.display_name, experiment_name=self.experiment,
+            tags=dict(self.tags),
+        )  # fmt: skip
+
+
+def group_tags(run: RunContext, group: JobFacts, groupid: str) -> dict[str, str]:
+    """A group's pipeline job: a command job's tags and the group's id."""
+    return job_tags(run, group, **{GROUP_TAG: shorten(groupid, TAG_VALUE_MAX)})
 
 
 def group_label(group: JobFacts, members: tuple[Member, ...]) -> str:
     """`rule[n jobs]` (the group's id when its members' rules differ)."""
     rules = sorted({m.facts.rule for m in members})
-    rule = rules[0] if len(rules) == 1 else group.rule
-    return shorten(f"{rule}[{len(members)} jobs]", DISPLAY_NAME_MAX)
+    return jobs_label(rules[0] if len(rules) == 1 else group.rule, len(members))
 
 
 def build_pipeline_spec(
-    run: RunContext, group: JobFacts, groupid: str, members: tuple[Member, ...]
+    run: RunContext,
+    group: JobFacts,
+    groupid: str,
+    members: tuple[Member, ...],
+    standalone: bool = False,
 ) -> PipelineJobSpec:
     """The pipeline job for one attempt of a group of independent jobs sharing an environment.
 
@@ -188,6 +168,19 @@ def build_pipeline_spec(
     and memory); the step gets `resources.instance_count` nodes (default: enough for all members
     at once, at most the cluster's size) running node cores ÷ threads members each.
     ValueError names the group.
+
+    Retries have one owner, or they multiply (r+1)² runs of a failing member: Snakemake, whose
+    retry of a failed group is a new attempt (a new pipeline job of the members that did not
+    succeed, with keep-incomplete), so the step retries nothing (`max_retries` 0) and runs
+    every member to its end (`mini_batch_error_threshold` -1: a failure does not stop the
+    others); the executor fails the group when a member returned no row. Snakemake also retries
+    what the step cannot (a node allocation or the pipeline job failing, a time limit), counts
+    attempts as for command jobs (`snakemake_attempt`, one log per attempt) and re-evaluates
+    attempt-dependent resources; a retry costs a new node allocation. A preempted low-priority
+    node is neither's retry: Azure ML restarts the job, members with an `.ok` mark are not run
+    again. `standalone`: no Snakemake watches the step (an exported pipeline), so the step
+    retries each failed member's mini-batch the rules' retries and a member still failing
+    fails it (`mini_batch_error_threshold` 0), or later nodes would run without its outputs.
     """
     if not run.group_root:
         raise ValueError(
@@ -212,7 +205,7 @@ def build_pipeline_spec(
         name=name,
         display_name=group_label(group, members),
         experiment=run.experiment,
-        tags={**job_tags(run, group), GROUP_TAG: shorten(groupid, TAG_VALUE_MAX)},
+        tags=group_tags(run, group, groupid),
         compute=compute,
         environment=job_environment(run, group, parallel=True),
         env_vars=dict(run.env_vars),
@@ -220,7 +213,8 @@ def build_pipeline_spec(
         folder=f"{run.group_root.rstrip('/')}/{name}/",
         instance_count=max(1, nodes),
         max_concurrency_per_instance=per_node,
-        max_retries=max(m.facts.retries for m in members),
+        max_retries=max(m.facts.retries for m in members) if standalone else 0,
+        mini_batch_error_threshold=0 if standalone else -1,
         timeout_s=min(
             MAX_STEP_TIMEOUT_S, max((t for t in limits if t), default=DEFAULT_MEMBER_TIMEOUT_S)
         ),

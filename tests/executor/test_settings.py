@@ -97,7 +97,7 @@ def test_spec_dir_needs_no_workspace():
         ({"low_priority": True}, "priority is the cluster's tier"),
         ({"instance_types": ["small:2:4096"]}, "--aml-instance-types applies to serverless"),
         ({"instance_type": "Standard_D2s_v3"}, "--aml-instance-type applies to serverless"),
-        ({"tags": [f"k{i}=v" for i in range(46)]}, "Azure ML allows 45"),
+        ({"tags": [f"k{i}=v" for i in range(45)]}, "at most 44 of yours"),
         ({"tags": ["k=" + "v" * 1001]}, "at most 100 and values 1000"),
         ({"environment": "bwa:5"}, "azureml:NAME:VERSION"),
         ({"tags": ["novalue"]}, "KEY=VALUE"),
@@ -113,6 +113,16 @@ def test_invalid_values_are_rejected_with_their_flag(change, words):
     with pytest.raises(WorkflowError, match="Invalid aml executor settings") as e:
         validate(ExecutorSettings(**{**base, **change}))
     assert words in str(e.value)
+
+
+def test_user_tags_leave_room_for_the_bridges_own_on_every_job_type():
+    """A group's pipeline job carries one tag more than a command job (snakemake_group): with
+    45 user tags it would carry 51, past Azure ML's 50, so 45 are refused at start."""
+    base = {"subscription": SUB, "resource_group": "rg", "workspace": "ws"}
+    with pytest.raises(WorkflowError, match="a group's pipeline job carries 6") as e:
+        validate(ExecutorSettings(**base, tags=[f"k{i}=v" for i in range(45)]))
+    assert "a command job carries 5" in str(e.value)
+    validate(ExecutorSettings(**base, tags=[f"k{i}=v" for i in range(44)]))
 
 
 def test_local_service_subscription_need_not_be_a_guid():
