@@ -24,7 +24,8 @@ from aml_bridge.prices import key, load_prices
 from aml_bridge.retail_prices import api_url, fetch_prices
 from aml_bridge.specs.command import CommandJobSpec
 from aml_bridge.specs.common import JobFacts
-from aml_bridge.specs.pipeline import STEP, PipelineJobSpec
+from aml_bridge.specs.parallel_step import STEP
+from aml_bridge.specs.pipeline import PipelineJobSpec
 
 TRACE_ROOT = Path(".snakemake/aml/trace")
 COLUMNS = (
