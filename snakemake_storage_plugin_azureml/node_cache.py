@@ -140,10 +140,10 @@ def _locked(path: Path, blocking: bool = True) -> Iterator[int | None]:
     `path` is dropped and taken again on the new one.
     """
     while True:
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except FileNotFoundError:  # the folder was removed between mkdir and open
+        except (FileNotFoundError, FileExistsError):  # an evictor removed the folder meanwhile
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))

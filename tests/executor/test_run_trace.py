@@ -108,16 +108,17 @@ def test_retail_prices_api_pages_and_refuses_a_filter_it_cannot_read(aml_service
     assert status == 400 and "Invalid $filter term" in body["error"]["message"]
 
 
-def test_scheduler_accounts_each_jobs_nodes_from_dispatch_to_release():
+def test_scheduler_accounts_each_jobs_nodes_from_dispatch_to_release(tmp_path):
     """A 2-node job holds both nodes for as long as it runs: twice its seconds."""
     ran: dict[str, float] = {}
 
-    def start(name: str) -> None:
+    def start(name: str, _nodes: list) -> bool:
         began = time.monotonic()
         time.sleep(0.3)
         ran[name] = time.monotonic() - began
+        return False
 
-    scheduler = Scheduler(2, start, cluster="c")
+    scheduler = Scheduler(2, start, tmp_path / "nodes", cluster="c")
     scheduler.submit("two", nodes=2)
     scheduler.submit("one", nodes=1)
     deadline = time.monotonic() + 30
