@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from aml_bridge.check_rows import Row
+
 TOTAL = "total"
 DEDICATED, LOW_PRIORITY = "dedicated", "low_priority"
 _SUFFIX = re.compile(r"cluster(dedicated|lowpriority)vcpus$")
@@ -41,14 +43,6 @@ class Usage:
     label: str  # the entry's name as Azure shows it
     current: int
     limit: int  # -1: none of its own
-
-
-@dataclass(frozen=True)
-class QuotaRow:
-    check: str
-    ok: bool
-    detail: str
-    fix: str = ""
 
 
 def _key(text: str) -> str:
@@ -85,7 +79,7 @@ def read_usages(entries: list[tuple[str, str, int, int]]) -> dict[tuple[str, str
 
 def quota_rows(
     needs: list[ClusterQuotaNeed], usages: dict[tuple[str, str], Usage], location: str
-) -> list[QuotaRow]:
+) -> list[Row]:
     """One row per cluster: ✓ when its family's and its tier's free quota hold the maxima of
     every listed cluster counted against them; ✗ naming the shortfall and both fixes."""
     rows = []
@@ -118,11 +112,11 @@ def quota_rows(
                 f"Learning → Quota, region {location}), or lower the cluster's max nodes "
                 f"(az ml compute update -n {need.name} --max-instances N)"
             )
-            rows.append(QuotaRow(check, False, f"{head}: " + "; ".join(problems), fix))
+            rows.append(Row(check, False, f"{head}: " + "; ".join(problems), fix))
         elif details:
-            rows.append(QuotaRow(check, True, f"{head}: " + "; ".join(details)))
+            rows.append(Row(check, True, f"{head}: " + "; ".join(details)))
         else:
-            rows.append(QuotaRow(check, True, f"{head}: no vCPU limit listed for it"))
+            rows.append(Row(check, True, f"{head}: no vCPU limit listed for it"))
     return rows
 
 

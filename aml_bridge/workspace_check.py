@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from aml_bridge.check_rows import Row
 from aml_bridge.clusters import Cluster, choose_cluster
 from aml_bridge.environment_probes import ProbeTarget, fix, judge, probe_script, probe_targets
 from aml_bridge.environments import EnvironmentSpec
@@ -32,17 +32,6 @@ from aml_bridge.workspace_setup import role_assignment
 PROBE_PATH = ".aml-genomics/probe"
 PROBE_EXPERIMENT = "aml-genomics-check"
 SETUP = "run `aml-genomics setup`"
-
-
-@dataclass(frozen=True)
-class Row:
-    check: str
-    ok: bool
-    detail: str
-    fix: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "ok": self.ok, "detail": self.detail, "fix": self.fix}
 
 
 @dataclass
@@ -207,8 +196,7 @@ def _quota_rows(admin: WorkspaceAdmin, clusters: list, location: str) -> Iterato
         for c in clusters
         if c.vm_size.lower() in families
     ]
-    for row in quota_rows(needs, usages, location):
-        yield Row(row.check, row.ok, row.detail, row.fix)
+    yield from quota_rows(needs, usages, location)
 
 
 def _cluster_rows(admin, inputs, found, storage_account, location) -> Iterator[Row]:

@@ -90,12 +90,17 @@ def aml_run(
     """The service with no faults and an empty request log; environment set for snakemake."""
     executor_service.set_faults()
     executor_service.clear_requests()
+    return run_on(executor_service, aml_azurite, monkeypatch)
+
+
+def run_on(service: AmlService, azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> AmlRun:
+    """A run on a fresh prefix of `service`, its environment set for snakemake."""
     run = AmlRun(
-        executor_service,
+        service,
         prefix=f"azureml://datastores/workspaceblobstore/paths/t{uuid.uuid4().hex[:10]}",
-        account_url=aml_azurite.blob_endpoint,
+        account_url=azurite.blob_endpoint,
     )
-    client_environment(monkeypatch, executor_service)
+    client_environment(monkeypatch, service)
     for key, value in run.env().items():
         monkeypatch.setenv(key, value)
     return run

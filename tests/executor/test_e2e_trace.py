@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import csv
 import re
-import uuid
 from collections import defaultdict
 
 import pytest
 
 from aml_bridge.prices import key, load_prices
 from aml_bridge.run_trace import COLUMNS
-from tests.executor.conftest import QC_CLUSTER, STEP_DEFAULT_TIMEOUT_S, AmlRun
+from tests.executor.conftest import QC_CLUSTER, STEP_DEFAULT_TIMEOUT_S, AmlRun, run_on
 from tests.executor.test_e2e_profile import DEMO, profile_args
-from tests.fixtures.aml_service import client_environment
 from tests.fixtures.workflow import copy_workflow, git_track, make_demo_data, snakemake
 
 pytestmark = pytest.mark.slow
@@ -29,15 +27,7 @@ def priced_run(fresh_aml_service, aml_azurite, monkeypatch) -> AmlRun:
         clusters=[f"{QC_CLUSTER}:Standard_D2s_v3:2"],
         step_timeout_s=STEP_DEFAULT_TIMEOUT_S,
     )
-    run = AmlRun(
-        service,
-        prefix=f"azureml://datastores/workspaceblobstore/paths/t{uuid.uuid4().hex[:10]}",
-        account_url=aml_azurite.blob_endpoint,
-    )
-    client_environment(monkeypatch, service)
-    for name, value in run.env().items():
-        monkeypatch.setenv(name, value)
-    return run
+    return run_on(service, aml_azurite, monkeypatch)
 
 
 def planned_jobs(wf, args) -> dict[str, int]:
