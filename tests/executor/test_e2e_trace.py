@@ -1,5 +1,6 @@
-"""The run trace of a `--profile aml` run of the demo data against the local service: every job
-has a row, and its node-seconds are what the service itself accounted (as Azure would bill)."""
+"""The demo data under `--profile aml` on two clusters of the local service: the BAMs of a local
+run, and a run trace where every job has a row whose node-seconds are what the service itself
+accounted (as Azure would bill)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 from aml_bridge.prices import key, load_prices
 from aml_bridge.run_trace import COLUMNS
 from tests.executor.conftest import QC_CLUSTER, STEP_DEFAULT_TIMEOUT_S, AmlRun, run_on
-from tests.executor.test_e2e_profile import DEMO, profile_args
-from tests.fixtures.workflow import copy_workflow, git_track, make_demo_data, snakemake
+from tests.executor.test_e2e_profile import alignments, demo_rows, download, local_and_aml_runs
+from tests.fixtures.workflow import make_demo_data, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -39,18 +40,26 @@ def planned_jobs(wf, args) -> dict[str, int]:
     return counts
 
 
-def test_trace_has_every_job_and_the_services_node_seconds(tmp_path, priced_run):
-    wf = copy_workflow(tmp_path / "wf")
-    make_demo_data(wf / "demo", "--pairs", "300", "--genome-size", "20000")
-    sheet = wf / "demo" / "samples.tsv"
-    sheet.write_text(sheet.read_text().replace(f"{wf}/", ""))
-    git_track(wf, "demo/samples.tsv")
+def test_demo_on_two_clusters_gives_the_local_bams_and_a_trace_of_every_job(tmp_path, priced_run):
+    data = make_demo_data(tmp_path / "demo", "--pairs", "300", "--genome-size", "20000")
     clusters = ("--aml-clusters", "genomics-cluster", QC_CLUSTER)
-    args = profile_args(priced_run, *DEMO, *clusters, "--retries", "0")
-    planned = planned_jobs(wf, args)
-    snakemake(wf, *args, "--aml-refresh-prices")  # the prices as the service's API lists them
+    refresh = "--aml-refresh-prices"  # the prices as the service's API lists them
+    local, wf, args = local_and_aml_runs(
+        tmp_path, priced_run, data, demo_rows(), "data/reference.fa", *clusters, refresh
+    )
+    for sample in "ABC":
+        bam = download(priced_run, f"results/mapped/{sample}.bam", tmp_path / f"{sample}.bam")
+        assert alignments(bam) == alignments(local / f"results/mapped/{sample}.bam")
+    stats = download(
+        priced_run,
+        "results/qc/multiqc_report_data/multiqc_general_stats.txt",
+        tmp_path / "general_stats.txt",
+    ).read_text()
+    assert all(f"\n{sample}" in stats for sample in "ABC")
 
-    [path] = (wf / ".snakemake" / "aml" / "trace").glob("*.tsv")
+    planned = planned_jobs(wf, ["--forceall", *args])
+    traces = (wf / ".snakemake" / "aml" / "trace").glob("*.tsv")
+    [path] = [t for t in traces if len(t.read_text().splitlines()) > 1]  # the rerun did nothing
     with path.open() as f:
         assert f.readline().rstrip("\n").split("\t") == list(COLUMNS)
     rows = list(csv.DictReader(path.open(), delimiter="\t"))
