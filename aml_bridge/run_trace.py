@@ -26,13 +26,9 @@ from aml_bridge.specs.command import CommandJobSpec
 from aml_bridge.specs.common import JobFacts
 from aml_bridge.specs.parallel_step import STEP
 from aml_bridge.specs.pipeline import PipelineJobSpec
+from aml_bridge.trace_read import COLUMNS  # the format's one owner: the reader checks it
 
 TRACE_ROOT = Path(".snakemake/aml/trace")
-COLUMNS = (
-    "jobid", "rule", "wildcards", "sample", "aml_job", "step", "cluster", "vm_size", "tier",
-    "nodes", "attempt", "status", "submitted", "started", "ended", "queue_s", "run_s", "node_s",
-    "price_per_hour", "cost_usd", "note",
-)  # fmt: skip
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+# The trace format, written by run_trace.py and refused here when a file does not follow it.
 COLUMNS = (
     "jobid", "rule", "wildcards", "sample", "aml_job", "step", "cluster", "vm_size", "tier",
     "nodes", "attempt", "status", "submitted", "started", "ended", "queue_s", "run_s", "node_s",
