@@ -4,7 +4,7 @@
 # (scripts/setup.sh).
 CORES ?= $(shell nproc)
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test test-fast lint bench
 
 setup:
 	@bash scripts/setup.sh
@@ -17,6 +17,10 @@ demo: setup
 
 test: setup
 	python3 -m pytest -ra --durations=25 -n 2 --dist loadfile
+
+# The quick loop: translation, specs, settings and other pure tests (no services, no Snakemake runs).
+test-fast:
+	python3 -m pytest -q -m "not slow"
 
 lint: setup
 	ruff check .
