@@ -76,7 +76,8 @@ def test_demo_on_two_clusters_gives_the_local_bams_and_a_trace_of_every_job(tmp_
     for row in rows:
         traced[row["aml_job"]] += float(row["node_s"])
     for job, node_s in traced.items():
-        assert node_s == pytest.approx(usage[job]["node_s"], rel=0.05), job
+        # within 5 %, or 1 s for short jobs (the service counts the input download before Running)
+        assert node_s == pytest.approx(usage[job]["node_s"], rel=0.05, abs=1.0), job
 
     prices = load_prices()
     tiers = {"genomics-cluster": "low_priority", QC_CLUSTER: "dedicated"}
