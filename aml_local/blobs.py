@@ -22,6 +22,8 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
+from .traffic import NOBODY, Caller, Traffic
+
 STORAGE_ENV = "AML_LOCAL_STORAGE_CONNECTION_STRING"
 BLOB_PROXY_PREFIX = "/_blob"
 
@@ -40,6 +42,7 @@ class Datastores:
         self.blob_port = parts.port or (443 if self.blob_tls else 80)
         self.blob_endpoint = self.service.url.rstrip("/")
         self._tls: ssl.SSLContext | None = None
+        self.traffic = Traffic()  # the proxy's and these transfers' bytes (traffic.py)
 
     def connection(self, timeout: float) -> http.client.HTTPConnection:
         """A raw connection to the blob endpoint (for the proxy), trusting REQUESTS_CA_BUNDLE."""
@@ -75,34 +78,38 @@ class Datastores:
             expiry=dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours),
         )
 
-    def download(self, container_name: str, path: str, dest: Path, *, is_file: bool) -> None:
+    def download(
+        self, container_name: str, path: str, dest: Path, *, is_file: bool, caller: Caller = NOBODY
+    ) -> None:
         """Copy a blob (is_file) or every blob under a prefix to `dest`, read-only."""
         container = self.service.get_container_client(container_name)
         path = path.strip("/")
         if is_file:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with open(dest, "wb") as fh:
-                container.download_blob(path).readinto(fh)
-            _read_only(dest)
+            self._download_one(container, path, dest, caller)
             return
         dest.mkdir(parents=True, exist_ok=True)
         prefix = f"{path}/" if path else ""
         for blob in container.list_blobs(name_starts_with=prefix):
-            target = dest / blob.name[len(prefix) :]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as fh:
-                container.download_blob(blob.name).readinto(fh)
-            _read_only(target)
+            self._download_one(container, blob.name, dest / blob.name[len(prefix) :], caller)
 
-    def upload(self, container_name: str, path: str, src: Path) -> int:
+    def _download_one(self, container, name: str, dest: Path, caller: Caller) -> None:  # noqa: ANN001
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(dest, "wb") as fh:
+            size = container.download_blob(name).readinto(fh)
+        self.traffic.add(caller, container.container_name, name, read=size)
+        _read_only(dest)
+
+    def upload(self, container_name: str, path: str, src: Path, caller: Caller = NOBODY) -> int:
         """Upload a file, or a folder's files under a prefix; the number of blobs written."""
         container = self.service.get_container_client(container_name)
         path = path.strip("/")
         files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
         for f in files:
             name = path if src.is_file() else f"{path}/{f.relative_to(src).as_posix()}"
+            name = name.lstrip("/")
             with open(f, "rb") as fh:
-                container.upload_blob(name.lstrip("/"), fh, overwrite=True)
+                container.upload_blob(name, fh, overwrite=True)
+            self.traffic.add(caller, container_name, name, written=f.stat().st_size)
         return len(files)
 
     def list_names(self, container_name: str, prefix: str) -> list[str]:

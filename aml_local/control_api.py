@@ -53,5 +53,18 @@ def register(router: Router, ctx: Context) -> None:
         parents = {r["runId"]: r["parentRunId"] for r in runs if r.get("parentRunId")}
         return Response(body={"jobs": ctx.jobs.scheduler.usage.report(parents)})
 
+    def traffic(_: Request) -> Response:
+        """Bytes read and written per blob, job and node (traffic.py); a step's pipeline job
+        under `parents`, as in usage."""
+        runs = ctx.store.values("runs")
+        parents = {r["runId"]: r["parentRunId"] for r in runs if r.get("parentRunId")}
+        return Response(body={**ctx.stores.traffic.report(), "parents": parents})
+
+    def clear_traffic(_: Request) -> Response:
+        ctx.stores.traffic.clear()
+        return Response(204)
+
     router.add("GET", "/_local/stats", stats)
+    router.add("GET", "/_local/traffic", traffic)
+    router.add("DELETE", "/_local/traffic", clear_traffic)
     router.add("GET", "/_local/usage", usage)

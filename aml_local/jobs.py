@@ -43,6 +43,7 @@ from .reuse import REUSED, REUSED_FROM, force_rerun, node_keys
 from .runner import LOG_NAME, BindingError, JobRunner, Outcome, Stop
 from .scheduler import ClusterScheduler, Node, NodeTimes
 from .store import Store
+from .traffic import Caller
 from .workspace import ARTIFACT_DATASTORE, PROVIDER, Workspace, now_iso
 
 # NotResponding is not final here: a run may leave it for an earlier status (resume).
@@ -448,7 +449,8 @@ class JobManager:
             return
         props = self.get(name)["properties"]
         plan = plan_job(name, props, self._code_ref(props.get("codeId")))
-        runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name))
+        caller = Caller(name, nodes[0].id)
+        runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name), caller)
         build = self._image_ready(runner, name, props["environmentId"], stop)
         if build is None:
             return
@@ -581,7 +583,8 @@ class JobManager:
         node = step["definition"]
         code = self._code_ref(node["task"]["code"].removeprefix("azureml:"))
         plan, settings, items_input = step_plan(name, pipeline, node, code, self.step_timeout_s)
-        runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name))
+        caller = Caller(name, nodes[0].id)  # the step's own transfers: as on its first node
+        runner = JobRunner(plan, self.work_root / name, self.stores, log_ref(name), caller)
         build = self._image_ready(runner, name, node["task"]["environment"], stop)
         if build is None:
             return
@@ -641,9 +644,8 @@ class JobManager:
         runner.note((error or {}).get("message", f"Step {status}."))
         runner.upload_log()
         ref = step_logs_ref(name)
-        self.stores.upload(
-            self.stores.container_of(ref.datastore), ref.path, runner.workdir / "logs"
-        )
+        container = self.stores.container_of(ref.datastore)
+        self.stores.upload(container, ref.path, runner.workdir / "logs", runner.caller)
         if status == "Completed":  # a later pipeline's same node may reuse this run
             key = self.store.get("steps", name)["reuse_key"]
             self.store.put("reuse", key, {"step": name})

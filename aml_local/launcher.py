@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .azurite import Azurite, free_port
-from .blobs import STORAGE_ENV
+from .blobs import BLOB_PROXY_PREFIX, STORAGE_ENV
 from .faults import FAULTS_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,6 +207,12 @@ class AmlService:
         from .connect import ml_client
 
         return ml_client(self.base_url, self.subscription_id, self.resource_group, self.workspace)
+
+    @property
+    def blob_proxy_url(self) -> str:
+        """The storage account through the service's proxy, where traffic is counted (what
+        the workspace's datastores point clients at)."""
+        return f"{self.base_url}{BLOB_PROXY_PREFIX}/{self.azurite.account}"
 
     def container(self, datastore: str = "workspaceblobstore"):  # noqa: ANN201
         """An azure-storage-blob ContainerClient on the container behind a datastore (key)."""

@@ -17,6 +17,7 @@ from azure.core.exceptions import AzureError
 
 from .bindings import DataRef, substitute
 from .blobs import Datastores
+from .traffic import Caller
 
 LOG_NAME = "user_logs/std_log.txt"
 KILL_GRACE_S = 3.0
@@ -75,8 +76,11 @@ class Outcome:
 
 
 class JobRunner:
-    def __init__(self, plan: JobPlan, workdir: Path, stores: Datastores, log_ref: DataRef) -> None:
+    def __init__(
+        self, plan: JobPlan, workdir: Path, stores: Datastores, log_ref: DataRef, caller: Caller
+    ) -> None:
         self.plan, self.workdir, self.stores, self.log_ref = plan, workdir, stores, log_ref
+        self.caller = caller  # whose transfers these are, in the traffic counts
         self.log_path = workdir / LOG_NAME
         self._uploaded_size = -1
         self._synced: dict[Path, tuple[int, int]] = {}
@@ -86,7 +90,9 @@ class JobRunner:
         self.prepare_log()
         if self.plan.code:
             container, prefix = self.plan.code
-            self.stores.download(container, prefix, self.workdir / "wd", is_file=False)
+            self.stores.download(
+                container, prefix, self.workdir / "wd", is_file=False, caller=self.caller
+            )
             for p in (self.workdir / "wd").rglob("*"):
                 p.chmod(p.stat().st_mode | 0o200)
         values: dict[tuple[str, str], str] = {}
@@ -104,6 +110,7 @@ class JobRunner:
                     binding.ref.path,
                     local,
                     is_file=binding.kind == "uri_file",
+                    caller=self.caller,
                 )
             except AzureError as exc:
                 first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -173,7 +180,7 @@ class JobRunner:
         size = self.log_path.stat().st_size if self.log_path.exists() else -1
         if size != self._uploaded_size and size >= 0:
             container = self.stores.container_of(self.log_ref.datastore)
-            self.stores.upload(container, self.log_ref.path, self.log_path)
+            self.stores.upload(container, self.log_ref.path, self.log_path, self.caller)
             self._uploaded_size = size
 
     def collect_outputs(self) -> None:
@@ -184,7 +191,7 @@ class JobRunner:
                 if not local.exists():
                     continue
             container = self.stores.container_of(binding.ref.datastore)
-            self.stores.upload(container, binding.ref.path, local)
+            self.stores.upload(container, binding.ref.path, local, self.caller)
 
     def sync_outputs(self) -> None:
         """Mounted folder outputs (rw_mount) reach storage while the job runs: upload the files
@@ -198,7 +205,7 @@ class JobRunner:
                 stat = f.stat()
                 if self._synced.get(f) != (stat.st_size, stat.st_mtime_ns):
                     name = f"{binding.ref.path.rstrip('/')}/{f.relative_to(local).as_posix()}"
-                    self.stores.upload(container, name, f)
+                    self.stores.upload(container, name, f, self.caller)
                     self._synced[f] = (stat.st_size, stat.st_mtime_ns)
 
     def clean(self) -> None:

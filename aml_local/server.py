@@ -145,6 +145,10 @@ def make_handler(dispatcher: Dispatcher) -> type[BaseHTTPRequestHandler]:
                 conn.request(self.command, target, body=body, headers=fwd)
                 resp = conn.getresponse()
                 data = resp.read()
+                agent = self.headers.get("User-Agent", "")
+                ctx.stores.traffic.add_request(
+                    self.command, target, resp.status, len(body), len(data), agent
+                )
                 headers = {k: v for k, v in resp.getheaders() if k.lower() not in HOP_HEADERS}
                 if self.command == "HEAD":  # no body: the length is the blob's, as upstream says
                     headers["Content-Length"] = resp.getheader("Content-Length") or "0"

@@ -2,7 +2,9 @@
 nodes stay allocated between runs and give their jobs AZ_BATCH_NODE_SHARED_DIR as Batch does.
 
 A changed index (new content, same path) is used by the next run's jobs on the node that
-cached the old one; unchanged, the node's jobs share one downloaded copy.
+cached the old one; unchanged, the node's jobs share one downloaded copy, and the service's
+traffic counts show it read from the datastore once (the jobs reach storage through the
+service's proxy, as the workspace's datastore points them).
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ CACHE_ARGS = ("--storage-azureml-node-cache-min-bytes", "1")
 
 
 @pytest.fixture
-def one_node_run(fresh_aml_service, aml_azurite, monkeypatch) -> AmlRun:
+def one_node_run(fresh_aml_service, monkeypatch) -> AmlRun:
     """A service of one node that stays allocated for ten minutes after each job."""
     service = fresh_aml_service(max_nodes=1, node_idle_s=600)
     run = AmlRun(
         service,
         prefix=f"azureml://datastores/workspaceblobstore/paths/t{uuid.uuid4().hex[:10]}",
-        account_url=aml_azurite.blob_endpoint,
+        account_url=service.blob_proxy_url,
     )
     for key, value in run.env().items():
         monkeypatch.setenv(key, value)
@@ -64,6 +66,13 @@ def node_cache_entries(run: AmlRun) -> list[Path]:
     ]
 
 
+def index_bytes_read_by_jobs(run: AmlRun) -> int:
+    """What the jobs read of the index from the datastore, by the service's traffic counts."""
+    rows = run.service.control("GET", "traffic")["blobs"]
+    index = f"{run.path}/ref/genome.fa.bwt"
+    return sum(r["read"] for r in rows if r["blob"] == index and r["job"] != "client")
+
+
 def test_a_changed_index_reaches_the_next_runs_jobs_on_a_node_that_cached_the_old(
     one_node_run, tmp_path
 ):
@@ -76,6 +85,7 @@ def test_a_changed_index_reaches_the_next_runs_jobs_on_a_node_that_cached_the_ol
     first = [seen(run, f"one/seen_{i}.txt") for i in (0, 1)]
     assert [c for c, _, _ in first] == ["index v1"] * 2
     assert first[0][1:] == first[1][1:]  # one node, one cached copy for both jobs
+    assert index_bytes_read_by_jobs(run) == len(b"index v1\n")  # read from the datastore once
 
     index.upload_blob(b"index v2\n", overwrite=True)  # new content, same path and size
     snakemake(tmp_path, *run.args(*CACHE_ARGS, "--config", "run=two", "jobs=1"))
