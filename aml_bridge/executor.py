@@ -51,6 +51,7 @@ from aml_bridge.specs.pipeline import (
 from aml_bridge.status import Outcome
 from aml_bridge.workspace_admin import WorkspaceAdmin
 from aml_bridge.workspace_components import RegisteredComponents
+from snakemake_storage_plugin_azureml.run_storage import RunStorage
 
 
 class Executor(RemoteExecutor):
@@ -221,17 +222,13 @@ class Executor(RemoteExecutor):
     def _upload_local_inputs(self) -> None:
         """The local inputs the workflow staged for the datastore go up before any job (those
         already there unchanged are skipped); dry runs never get here, so they upload nothing."""
-        if self.workflow.storage_settings.default_storage_provider != "azureml":
-            return
-        provider = self.workflow.storage_registry.default_storage_provider
-        if not provider.staging:
-            return
-        before = provider.stats.uploaded_bytes
-        provider.upload_staged()
-        self.logger.info(
-            f"aml: {len(provider.staging)} local input(s) on the datastore "
-            f"({(provider.stats.uploaded_bytes - before) / 1e6:.1f} MB uploaded)"
-        )
+        run = RunStorage.of(self.workflow)
+        upload = run.upload_staged() if run else None
+        if upload:
+            self.logger.info(
+                f"aml: {upload.files} local input(s) on the datastore "
+                f"({upload.uploaded_bytes / 1e6:.1f} MB uploaded)"
+            )
 
     def _log_retry(self, error: BaseException, wait: float) -> None:
         self.poller.server_asked(wait)

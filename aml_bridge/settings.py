@@ -21,7 +21,7 @@ from aml_bridge.clusters import SERVERLESS, parse_instance_table
 from aml_bridge.names import TAG_KEY_MAX, TAG_VALUE_MAX, TAGS_MAX
 from aml_bridge.prices import load_prices
 from aml_bridge.specs.tags import OWN_TAGS, user_tags_allowed
-from snakemake_storage_plugin_azureml.workspace import use_executor_workspace
+from snakemake_storage_plugin_azureml.run_storage import use_executor_workspace
 
 DEFAULT_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 

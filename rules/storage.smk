@@ -1,7 +1,8 @@
 """Azure ML plumbing of the workflow: which inputs are left to the default storage (the aml
 profile) to check, whether a local path can live on the datastore, what remote jobs need from
-this checkout (git-tracked sources), staging of local inputs through the azureml storage
-plugin, and data assets as inputs. Local paths under a local run cost no import of the plugin.
+this checkout (git-tracked sources), and, through the azureml storage plugin's public handle
+(run_storage), staging of local inputs and data assets as inputs. Local runs never load the
+Azure SDK.
 """
 
 import os
@@ -114,14 +115,15 @@ def check_shipped_to_remote_jobs(sheet):
 
 
 def stage_local_inputs(paths):
-    """Under the azureml default storage, the main process stages the local inputs (see the
-    plugin's staging.stage_workflow_inputs): uploaded before the first job, never in a dry run.
-    Other storage plugins cannot do this; their inputs must be in the storage already.
+    """Under the azureml default storage, the main process stages the local inputs (the
+    plugin's RunStorage.stage): uploaded before the first job, never in a dry run. Other
+    storage plugins cannot do this; their inputs must be in the storage already.
     """
-    if workflow.storage_settings.default_storage_provider == "azureml":
-        from snakemake_storage_plugin_azureml.staging import stage_workflow_inputs
+    from snakemake_storage_plugin_azureml.run_storage import RunStorage
 
-        stage_workflow_inputs(workflow, paths)
+    run = RunStorage.of(workflow)
+    if run:
+        run.stage(paths)
 
 
 def data_asset_input(value):
@@ -132,12 +134,15 @@ def data_asset_input(value):
     """
     if not str(value).startswith("azureml:"):
         return value
-    from snakemake_storage_plugin_azureml.data_assets import is_data_asset, resolve
+    from snakemake_storage_plugin_azureml.run_storage import (
+        is_data_asset,
+        resolve_data_asset,
+    )
 
     if not is_data_asset(value):
         return value
     try:
-        asset = resolve(value)
+        asset = resolve_data_asset(value)
     except ValueError as e:
         raise WorkflowError(str(e)) from None
     if workflow.is_main_process:

@@ -1,16 +1,16 @@
 """Registered data assets as inputs: `azureml:NAME:VERSION` or `azureml:NAME@latest` → the
 datastore path the asset names (`azureml://datastores/<ds>/paths/<path>`).
 
-Resolved once per asset and process, from the workspace of the `aml` executor
-(SNAKEMAKE_AML_*); the executor hands the answers to remote jobs in DATA_ASSETS_ENV, so jobs
-resolve `@latest` to the same version and never need access to the workspace.
+Resolved once per asset and process (`DataAssets`, the run registry's), from the workspace of
+the `aml` executor (SNAKEMAKE_AML_*); the executor hands the answers to remote jobs in
+DATA_ASSETS_ENV, so jobs resolve `@latest` to the same version and never need access to the
+workspace.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import threading
 from collections.abc import Mapping
@@ -37,34 +37,36 @@ class ResolvedAsset:
     uri: str  # azureml://datastores/<ds>/paths/<path>
 
 
-_resolved: dict[str, ResolvedAsset] = {}
-_lock = threading.Lock()
-
-
 def is_data_asset(value: object) -> bool:
     return isinstance(value, str) and REFERENCE.match(value) is not None
 
 
-def resolved_assets() -> dict[str, str]:
-    """What this process resolved, as DATA_ASSETS_ENV's value wants it (reference → URI)."""
-    with _lock:
-        return {ref: asset.uri for ref, asset in _resolved.items()}
+class DataAssets:
+    """The data assets this process resolved, each asked once (the Snakefile resolves while
+    Snakemake parses it, possibly from several threads)."""
 
+    def __init__(self) -> None:
+        self._resolved: dict[str, ResolvedAsset] = {}
+        self._lock = threading.Lock()
 
-def resolve(reference: str, environ: Mapping[str, str] | None = None) -> ResolvedAsset:
-    """The asset's datastore path; DatastoreConfigError naming the asset when it does not exist,
-    is not on a datastore, or the workspace cannot be asked."""
-    env = os.environ if environ is None else environ
-    with _lock:
-        if reference in _resolved:
-            return _resolved[reference]
-        handed = json.loads(env.get(DATA_ASSETS_ENV) or "{}")
-        if reference in handed:  # a remote job: the submitting run resolved it
-            asset = _from_uri(reference, handed[reference], "")
-        else:
-            asset = _ask_workspace(reference, env)
-        _resolved[reference] = asset
-        return asset
+    def uris(self) -> dict[str, str]:
+        """What was resolved, as DATA_ASSETS_ENV's value wants it (reference → URI)."""
+        with self._lock:
+            return {ref: asset.uri for ref, asset in self._resolved.items()}
+
+    def resolve(self, reference: str, environ: Mapping[str, str]) -> ResolvedAsset:
+        """The asset's datastore path; DatastoreConfigError naming the asset when it does not
+        exist, is not on a datastore, or the workspace cannot be asked."""
+        with self._lock:
+            if reference in self._resolved:
+                return self._resolved[reference]
+            handed = json.loads(environ.get(DATA_ASSETS_ENV) or "{}")
+            if reference in handed:  # a remote job: the submitting run resolved it
+                asset = _from_uri(reference, handed[reference], "")
+            else:
+                asset = _ask_workspace(reference, environ)
+            self._resolved[reference] = asset
+            return asset
 
 
 def _ask_workspace(reference: str, env: Mapping[str, str]) -> ResolvedAsset:

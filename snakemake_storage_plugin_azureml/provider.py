@@ -27,14 +27,14 @@ from .datastores import (
 )
 from .node_cache import NodeCache, cache_root
 from .query import EXAMPLE, InvalidQuery, make_query, parse_query, query_problem
+from .run_registry import REGISTRY
 from .settings import StorageProviderSettings
-from .staging import Staging, StagingError
+from .staging import Staging
 from .stats import TransferStats
 from .workspace import WorkspaceDatastores, WorkspaceRef
 
 if TYPE_CHECKING:
     from .blobstore import Datastore
-    from .listing import BlobEntry
 
 QUIET_LOGGERS = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity")
 
@@ -67,9 +67,7 @@ class StorageProvider(StorageProviderBase):
         self._lock = threading.Lock()
         self.stats = TransferStats()  # bytes moved; a skipped unchanged upload adds 0
         self.node_cache = make_node_cache(settings, os.environ, self.stats)
-        self.staging = Staging()
-        self._staged_uploaded = False
-        self._upload_lock = threading.Lock()
+        self.staging = Staging(self.datastore)  # local inputs (staging.py), run_storage's to fill
 
     def datastore(self, name: str) -> Datastore:
         """The client for datastore `name`, resolved once (raises a clear WorkflowError)."""
@@ -87,26 +85,6 @@ class StorageProvider(StorageProviderBase):
                     name, target, self.stats, redact, self.max_concurrency, self.node_cache
                 )
             return self._datastores[name]
-
-    def stage_local_files(self, prefix: str, paths: list[str]) -> None:
-        """Local inputs that Snakemake will address under `prefix` (see staging.py): until
-        `upload_staged`, the storage reports them as present with their local facts."""
-        try:
-            self.staging.add(prefix, paths)
-        except StagingError as e:
-            raise WorkflowError(f"azureml storage: {e}") from None
-
-    def upload_staged(self) -> None:
-        """Upload the staged files once, skipping those already on the datastore unchanged."""
-        with self._upload_lock:
-            if self._staged_uploaded:
-                return
-            for name, files in self.staging.by_datastore().items():
-                self.datastore(name).sync_files(files, functools.partial(self._staged_mtime, name))
-            self._staged_uploaded = True
-
-    def _staged_mtime(self, datastore: str, path: str, blob: BlobEntry | None) -> float:
-        return self.staging.mtime(self.staging.files[make_query(datastore, path)], blob)
 
     @classmethod
     def get_storage_object_cls(cls):
@@ -158,10 +136,11 @@ def workspace_lookup(
     settings: StorageProviderSettings, environ: Mapping[str, str], credential: Callable[[], object]
 ) -> WorkspaceDatastores | None:
     """The workspace's datastore lookup, when the settings leave the container open and the
-    aml executor's settings (or the environment) name a workspace."""
+    aml executor's settings (handed over to the run registry) or the environment name a
+    workspace."""
     if settings.container or settings.datastore_resolver:
         return None
-    ref = WorkspaceRef.of_run(environ)
+    ref = REGISTRY.executor_workspace or WorkspaceRef.from_environ(environ)
     return WorkspaceDatastores(ref, credential) if ref else None
 
 

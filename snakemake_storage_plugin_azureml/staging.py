@@ -4,25 +4,29 @@ Under a default storage (the aml profile) Snakemake addresses a local input `dat
 `<prefix>/data/x.fq.gz`, where remote jobs will look for it. The workflow stages such files in
 its main process. Until they are uploaded the storage reports them with their local size and
 mtime, so a dry run plans as if they were there without moving a byte; the run uploads them
-before its first job, skipping those the datastore already holds unchanged.
+before its first job, skipping those the datastore already holds unchanged. `Staging` is
+the one owner of these files (the provider's `staging`); the workflow and the executor reach it
+through run_storage.RunStorage.
 A file whose content differs from its blob is reported, and uploaded, with an mtime of now
 (or its own, if newer): what depends on it is out of date whatever its local mtime says (a
 file copied in with an old mtime, another reference under the same name).
-`stage_workflow_inputs` is the workflow's one entry point.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .query import BlobLocation, InvalidQuery, parse_query
+from .query import BlobLocation, InvalidQuery, make_query, parse_query
 
 if TYPE_CHECKING:
+    from .blobstore import Datastore
     from .listing import BlobEntry
 
 
@@ -54,12 +58,16 @@ def staged_location(prefix: str, path: str) -> BlobLocation:
 
 
 class Staging:
-    """Staged files by query. Facts are taken when staged: a file edited during the run is
-    uploaded as it is then, and the next run sees the change."""
+    """Staged files by query, uploaded once through `datastore` (name → client). Facts are taken
+    when staged: a file edited during the run is uploaded as it is then, and the next run sees
+    the change."""
 
-    def __init__(self) -> None:
+    def __init__(self, datastore: Callable[[str], Datastore]) -> None:
         self.files: dict[str, LocalFile] = {}
         self._mtimes: dict[str, float] = {}  # decided once: planning and upload agree
+        self._datastore = datastore
+        self._uploaded = False
+        self._upload_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.files)
@@ -104,22 +112,21 @@ class Staging:
             if f.location.datastore == datastore and f.location.path.startswith(head)
         ]
 
-    def by_datastore(self) -> dict[str, dict[str, Path]]:
+    def upload(self) -> None:
+        """Upload the staged files once, skipping those already on the datastore unchanged."""
+        with self._upload_lock:
+            if self._uploaded:
+                return
+            for name, files in self._by_datastore().items():
+                self._datastore(name).sync_files(files, functools.partial(self._blob_mtime, name))
+            self._uploaded = True
+
+    def _blob_mtime(self, datastore: str, path: str, blob: BlobEntry | None) -> float:
+        return self.mtime(self.files[make_query(datastore, path)], blob)
+
+    def _by_datastore(self) -> dict[str, dict[str, Path]]:
         """{datastore: {blob path: local path}}, what an upload needs."""
         grouped: dict[str, dict[str, Path]] = {}
         for f in self.files.values():
             grouped.setdefault(f.location.datastore, {})[f.location.path] = f.path
         return grouped
-
-
-def stage_workflow_inputs(workflow: Any, paths: Iterable[str]) -> None:
-    """Stage the local files among `paths` (URLs and files not here are the storage's own) for
-    the run's azureml default storage. Only the main process stages: remote jobs find the
-    files on the datastore. Snakemake's `workflow` is passed in, as the Snakefile has it."""
-    storage = workflow.storage_settings
-    if storage.default_storage_provider != "azureml" or not workflow.is_main_process:
-        return
-    local = [path for path in paths if "://" not in path and os.path.exists(path)]
-    if local:
-        provider = workflow.storage_registry.default_storage_provider
-        provider.stage_local_files(storage.default_storage_prefix, local)

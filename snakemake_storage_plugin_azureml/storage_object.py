@@ -157,7 +157,7 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob, St
 
     def retrieve_object(self) -> None:
         if self._staged():  # a job of this process needs it before any executor uploaded it
-            self.provider.upload_staged()
+            self.provider.staging.upload()
         blob = self._blob()
         if blob:
             self._store.retrieve_file(blob, self.local_path())

@@ -3,8 +3,8 @@
 Used when the settings name no container: the workspace is the one the `aml` executor uses,
 read with one datastore GET per datastore and run (the provider keeps what it resolved), with
 DefaultAzureCredential. A storage provider cannot see executor settings, so the executor's
-settings hand their workspace over as Snakemake parses them (`use_executor_workspace`, before
-any storage provider exists): `--aml-*` flags and profile keys count as for the executor.
+settings hand their workspace over as Snakemake parses them (run_storage.use_executor_workspace,
+before any storage provider exists): `--aml-*` flags and profile keys count as for the executor.
 Without the aml executor, SNAKEMAKE_AML_SUBSCRIPTION, _RESOURCE_GROUP, _WORKSPACE (and
 _ENDPOINT for a control plane other than Azure's) name it. azure-ai-ml is not imported: a dry
 run may resolve its datastore, and remote jobs get the resolved location from the executor
@@ -54,11 +54,6 @@ class WorkspaceRef:
         """The executor's workspace settings as SNAKEMAKE_AML_* variables."""
         return cls.named(*(environ.get(ENV[key]) for key in ENV))
 
-    @classmethod
-    def of_run(cls, environ: Mapping[str, str]) -> WorkspaceRef | None:
-        """The aml executor's workspace when its settings named one, else the environment's."""
-        return _executor_workspace or cls.from_environ(environ)
-
     @property
     def scope(self) -> str:
         return f"{self.endpoint}/.default"
@@ -73,19 +68,6 @@ class WorkspaceRef:
 
     def describe(self) -> str:
         return f"workspace {self.workspace} ({self.endpoint})"
-
-
-_executor_workspace: WorkspaceRef | None = None
-
-
-def use_executor_workspace(
-    subscription: str | None, resource_group: str | None, workspace: str | None,
-    endpoint: str | None,
-) -> None:  # fmt: skip
-    """The workspace of the aml executor's settings (flags, variables and profile resolved by
-    Snakemake), or none when they leave one of the three names unset."""
-    global _executor_workspace
-    _executor_workspace = WorkspaceRef.named(subscription, resource_group, workspace, endpoint)
 
 
 class WorkspaceApi:

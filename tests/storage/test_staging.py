@@ -9,6 +9,7 @@ import pytest
 from snakemake.io import IOCache
 from snakemake_interface_common.exceptions import WorkflowError
 
+from snakemake_storage_plugin_azureml.run_storage import RunStorage, StagedUpload
 from tests.fixtures.storage import write
 
 PREFIX = "azureml://datastores/workspaceblobstore/paths/run"
@@ -30,10 +31,13 @@ def inputs(tmp_path, monkeypatch):
 
 @pytest.fixture
 def proxied(storage_proxy, storage_provider, storage_container, azurite):
-    def make():
-        return storage_provider(
+    """Factory: the run's storage handle, as the workflow and the executor get it."""
+
+    def make() -> RunStorage:
+        provider = storage_provider(
             storage_container, account_url=storage_proxy.endpoint(azurite.account)
         )
+        return RunStorage(provider, PREFIX)
 
     return make
 
@@ -46,11 +50,11 @@ def blob_names(storage_service, container: str) -> dict[str, bytes]:
 def test_staged_inputs_are_planned_without_upload(inputs, proxied, storage_proxy):
     """What a dry run sees: the inputs exist with their local size and mtime; the whole
     inventory is one listing and nothing is written."""
-    provider = proxied()
-    provider.stage_local_files(PREFIX, list(inputs))
+    run = proxied()
+    run.stage(inputs)
     cache = IOCache(max_wait_time=10)
-    objects = {name: provider.object(f"{PREFIX}/{name}") for name in inputs}
-    absent = provider.object(f"{PREFIX}/results/mapped/A.bam")
+    objects = {name: run.provider.object(f"{PREFIX}/{name}") for name in inputs}
+    absent = run.provider.object(f"{PREFIX}/results/mapped/A.bam")
 
     async def inventory_all():
         for obj in [*objects.values(), absent]:
@@ -66,30 +70,29 @@ def test_staged_inputs_are_planned_without_upload(inputs, proxied, storage_proxy
         assert obj.exists() and obj.size() == len(inputs[name])
     assert absent.cache_key() not in dict(cache.exists_in_storage)
     assert storage_proxy.count() == 1
-    assert provider.stats.uploaded_bytes == 0
+    assert run.provider.stats.uploaded_bytes == 0
 
 
 def test_upload_once_then_skip_unchanged_then_resend_changed(
     inputs, proxied, storage_proxy, storage_service, storage_container
 ):
-    provider = proxied()
-    provider.stage_local_files(PREFIX, list(inputs))
-    provider.upload_staged()
-    provider.upload_staged()  # a second call in the same run does nothing
+    run = proxied()
+    run.stage(inputs)
     total = sum(len(d) for d in inputs.values())
-    assert provider.stats.uploaded_bytes == total
+    assert run.upload_staged() == StagedUpload(files=3, uploaded_bytes=total)
+    assert run.upload_staged() == StagedUpload(files=3, uploaded_bytes=0)  # once per run
+    assert run.provider.stats.uploaded_bytes == total
     stored = blob_names(storage_service, storage_container)
     assert stored == {f"run/{name}": data for name, data in inputs.items()}
-    uploaded = provider.object(f"{PREFIX}/data/ref.fa")
+    uploaded = run.provider.object(f"{PREFIX}/data/ref.fa")
     assert uploaded._blob().mtime == os.stat("data/ref.fa").st_mtime  # local mtime kept
 
     # the next run: one listing decides, nothing is hashed or sent
     storage_proxy.reset()
     rerun = proxied()
-    rerun.stage_local_files(PREFIX, list(inputs))
-    rerun.upload_staged()
-    assert rerun.stats.uploaded_bytes == 0
-    assert rerun.stats.skipped_uploads == len(inputs)
+    rerun.stage(inputs)
+    assert rerun.upload_staged() == StagedUpload(files=3, uploaded_bytes=0)
+    assert rerun.provider.stats.skipped_uploads == len(inputs)
     assert storage_proxy.count() == 1
 
     # touched (older) but identical: no upload; the blob keeps its mtime, notes the file's
@@ -97,10 +100,9 @@ def test_upload_once_then_skip_unchanged_then_resend_changed(
     os.utime("data/ref.fa", (1_700_000_000, 1_700_000_000))
     write(Path("data/reads/A_R1.fastq.gz"), os.urandom(3000))  # same size, new content
     third = proxied()
-    third.stage_local_files(PREFIX, list(inputs))
-    third.upload_staged()
-    assert third.stats.uploaded_bytes == 3000
-    touched = third.object(f"{PREFIX}/data/ref.fa")._blob()
+    third.stage(inputs)
+    assert third.upload_staged() == StagedUpload(files=3, uploaded_bytes=3000)
+    touched = third.provider.object(f"{PREFIX}/data/ref.fa")._blob()
     assert (touched.mtime, touched.local_mtime) == (before, 1_700_000_000)
     stored = blob_names(storage_service, storage_container)
     assert stored["run/data/reads/A_R1.fastq.gz"] == Path("data/reads/A_R1.fastq.gz").read_bytes()
@@ -113,9 +115,9 @@ def test_changed_content_with_an_old_mtime_is_newer_than_what_was_built_from_it(
     copy, and what the run plans with, are newer than the index built from the old one, in
     this run and the next (also when this one stops before rebuilding the index)."""
     first = proxied()
-    first.stage_local_files(PREFIX, list(inputs))
+    first.stage(inputs)
     first.upload_staged()
-    index = first.object(f"{PREFIX}/results/ref.fa.bwt")
+    index = first.provider.object(f"{PREFIX}/results/ref.fa.bwt")
     write(index.local_path(), b"index of the old reference")
     index.store_object()
     built = index.mtime()
@@ -123,8 +125,8 @@ def test_changed_content_with_an_old_mtime_is_newer_than_what_was_built_from_it(
     write(Path("data/ref.fa"), b">chr2\nTTTTGGGG\n")
     os.utime("data/ref.fa", (1_600_000_000, 1_600_000_000))
     second = proxied()
-    second.stage_local_files(PREFIX, list(inputs))
-    ref = second.object(f"{PREFIX}/data/ref.fa")
+    second.stage(inputs)
+    ref = second.provider.object(f"{PREFIX}/data/ref.fa")
     cache = IOCache(max_wait_time=10)
     asyncio.run(ref.inventory(cache))
     planned = cache.mtime[ref.cache_key()].storage()
@@ -136,23 +138,22 @@ def test_changed_content_with_an_old_mtime_is_newer_than_what_was_built_from_it(
     assert stored["run/data/ref.fa"] == b">chr2\nTTTTGGGG\n"
 
     third = proxied()  # the next run, the index still not rebuilt: still out of date
-    third.stage_local_files(PREFIX, list(inputs))
-    assert third.object(f"{PREFIX}/data/ref.fa").mtime() == planned
+    third.stage(inputs)
+    assert third.provider.object(f"{PREFIX}/data/ref.fa").mtime() == planned
     third.upload_staged()
-    assert third.stats.uploaded_bytes == 0
+    assert third.provider.stats.uploaded_bytes == 0
 
 
-@pytest.mark.parametrize(
-    ("path", "reason"),
-    [
-        ("../elsewhere/A_R1.fastq.gz", "outside the working directory"),
-        ("/abs/A_R1.fastq.gz", "outside the working directory"),
-    ],
-)
+@pytest.mark.parametrize("where", ["parent folder", "absolute path"])
 def test_inputs_outside_the_working_directory_are_refused_by_name(
-    path, reason, storage_provider, storage_container
+    where, tmp_path, monkeypatch, storage_provider, storage_container
 ):
-    provider = storage_provider(storage_container)
-    with pytest.raises(WorkflowError, match=reason) as error:
-        provider.stage_local_files(PREFIX, [path])
+    outside = tmp_path / "elsewhere" / "A_R1.fastq.gz"
+    write(outside, b"reads")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    path = "../elsewhere/A_R1.fastq.gz" if where == "parent folder" else str(outside)
+    run = RunStorage(storage_provider(storage_container), PREFIX)
+    with pytest.raises(WorkflowError, match="outside the working directory") as error:
+        run.stage([path])
     assert path in str(error.value)

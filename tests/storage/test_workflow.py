@@ -44,9 +44,9 @@ rule merge:
 """
 
 STAGED_INPUT = """
-from snakemake_storage_plugin_azureml.staging import stage_workflow_inputs
+from snakemake_storage_plugin_azureml.run_storage import RunStorage
 
-stage_workflow_inputs(workflow, ["data/a.txt"])
+RunStorage.of(workflow).stage(["data/a.txt"])
 
 rule upper:
     input: "data/a.txt"
