@@ -79,13 +79,13 @@ def run_checks(admin: WorkspaceAdmin, inputs: CheckInputs) -> Iterator[Row]:
     datastore = yield from _datastore_row(inputs, storage_account)
     registered = set()
     for env in inputs.environments:
-        ok = admin.has_environment(env)
+        ok = admin.client.has_environment(env)
         if ok:
             registered.add(env.registered_id)
         yield Row(f"environment {env.name}:{env.version}", ok, "registered" if ok else "missing",
                   "" if ok else SETUP)  # fmt: skip
     for comp in inputs.components:
-        ok = admin.has_component(comp)
+        ok = admin.client.has_component(comp)
         yield Row(f"component {comp.name}:{comp.version}", ok, "registered" if ok else "missing",
                   "" if ok else SETUP)  # fmt: skip
     if not inputs.probe:
