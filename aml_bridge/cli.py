@@ -367,7 +367,7 @@ def cmd_export(ctx: Context, out) -> int:
 
     _, comps, _, _ = _wanted(ctx)
     admin = _admin(ctx)
-    missing = [c for c in comps if not admin.has_component(c)]
+    missing = [c for c in comps if not admin.client.has_component(c)]
     if missing:
         names = ", ".join(f"{c.name}:{c.version} (rule {c.rule})" for c in missing)
         print(f"aml-genomics export: not registered: {names}; run aml-genomics setup "

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -25,6 +25,10 @@ from aml_bridge.clusters import Cluster, by_size
 from aml_bridge.environments import EnvironmentSpec
 from aml_bridge.retry import Backoff, call_with_retries
 from aml_bridge.settings import ExecutorSettings
+from aml_bridge.status import Outcome, outcome
+
+if TYPE_CHECKING:
+    from aml_bridge.workspace_plan import ComponentWanted
 
 # Run ids per batch status lookup: a conservative batch size (500 active jobs: 2 requests).
 STATUS_BATCH = 250
@@ -147,20 +151,31 @@ class AmlClient:
         with env_lock:
             if env.registered_id in self._registered:
                 return
-            if not self._environment_exists(env):
-                from azure.ai.ml.entities import Environment
-
-                entity = Environment(
-                    name=env.name, version=env.version, image=env.image, conda_file=env.conda
-                )
-                self._call(lambda: self.ml.environments.create_or_update(entity))
+            if not self.has_environment(env):
+                self.create_environment(env)
             self._registered.add(env.registered_id)
 
-    def _environment_exists(self, env: EnvironmentSpec) -> bool:
+    def create_environment(self, env: EnvironmentSpec) -> None:
+        from azure.ai.ml.entities import Environment
+
+        entity = Environment(
+            name=env.name, version=env.version, image=env.image, conda_file=env.conda
+        )
+        self._call(lambda: self.ml.environments.create_or_update(entity))
+
+    def has_environment(self, env: EnvironmentSpec) -> bool:
+        return self._exists(lambda: self.ml.environments.get(env.name, version=env.version))
+
+    def has_component(self, wanted: ComponentWanted) -> bool:
+        """Whether the workspace has this version of the component (the executor's group
+        steps use it when there; `aml-genomics setup` registers it when not)."""
+        return self._exists(lambda: self.ml.components.get(wanted.name, version=wanted.version))
+
+    def _exists(self, get: Callable[[], Any]) -> bool:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            self._call(lambda: self.ml.environments.get(env.name, version=env.version))
+            self._call(get)
             return True
         except ResourceNotFoundError:
             return False
@@ -301,13 +316,9 @@ class AmlClient:
                     return kept
         return None
 
-    def step_statuses(self, name: str) -> dict[str, str]:
-        """Each step (child run) of a pipeline job with its status."""
-        steps = self._call(lambda: list(self.ml.jobs.list(parent_job_name=name)))
-        return {step.name: _status(step.status) for step in steps}
-
     def _failed_steps(self, name: str) -> list[str]:
-        return [step for step, status in self.steps(name).items() if status == "Failed"]
+        steps = self.steps(name).items()
+        return [step for step, status in steps if outcome(status) is Outcome.FAILED]
 
     def steps(self, name: str) -> dict[str, str]:
         """A pipeline job's child runs (its steps): name → status."""

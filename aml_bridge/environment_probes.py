@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from packaging.requirements import InvalidRequirement, Requirement
 
 from aml_bridge.environments import EnvironmentSpec
+from aml_bridge.status import Outcome, outcome
 from conda_specs import conda_specs, pip_requirements
 
 PROBE_MARK = "PROBE "
@@ -155,7 +156,7 @@ def judge(target: ProbeTarget, status: str, error: str, output: str) -> ProbeOut
         expected.add("parallel-runtime")
     seen = {line.what for line in lines}
     failed = [line for line in lines if not line.ok]
-    if status == "Completed" and not failed and expected <= seen:
+    if outcome(status) is Outcome.SUCCEEDED and not failed and expected <= seen:
         versions = [_fact(line) for line in lines]
         return ProbeOutcome(True, ", ".join(versions))
     if not lines:

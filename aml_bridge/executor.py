@@ -1,5 +1,7 @@
 """The Snakemake executor: every job an Azure ML command job, every group of independent jobs
-one pipeline job with one parallel step (aml_bridge/specs).
+one pipeline job with one parallel step (aml_bridge/specs). Each job type has its handler
+(command_jobs, group_jobs), picked once per job; what the run does with its jobs (submit, write
+specs, record for export) is its mode (run_modes), chosen once.
 
 Submission happens in a bounded thread pool; the job's Azure ML name is deterministic, so the
 job is reported as submitted at once and the status rounds pick up the submission's outcome.
@@ -10,11 +12,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
-import yaml
 from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
@@ -23,15 +23,16 @@ from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 from aml_bridge import settings as aml_settings
 from aml_bridge.client import AmlClient, JobState
 from aml_bridge.clusters import Cluster, parse_instance_table, without_identity
+from aml_bridge.command_jobs import CommandJobs
 from aml_bridge.environment_check import environment_problems
 from aml_bridge.environments import remote_requirements
-from aml_bridge.export_jobs import JobRecorder
-from aml_bridge.group_files import GroupFiles, group_root, member_code
+from aml_bridge.group_files import GroupFiles, group_root
+from aml_bridge.group_jobs import GroupJobs
 from aml_bridge.job_ends import JobEnds
 from aml_bridge.job_env import job_env_vars
-from aml_bridge.job_facts import independent_group, job_facts
+from aml_bridge.job_facts import independent_group
+from aml_bridge.job_handler import JobHandler, Prepared, Spec
 from aml_bridge.job_storage import located_datastores
-from aml_bridge.logs import LOG_ROOT, excerpt, log_path
 from aml_bridge.names import experiment_name
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
 from aml_bridge.polling import StatusPoller
@@ -39,17 +40,11 @@ from aml_bridge.preemption import Move, PreemptionWatch
 from aml_bridge.prefix_owner import Owner, claim
 from aml_bridge.quota_wait import QuotaWaits, Wait
 from aml_bridge.retry import quota_backoff
-from aml_bridge.run_state import finished_run, remember_run, unfinished_run
+from aml_bridge.run_modes import run_mode
+from aml_bridge.run_state import unfinished_run
 from aml_bridge.run_trace import RunTrace, cluster_prices
-from aml_bridge.specs.command import CommandJobSpec, build_spec
 from aml_bridge.specs.common import JobFacts, RunContext
-from aml_bridge.specs.pipeline import (
-    PipelineJobSpec,
-    build_pipeline_spec,
-    members_of,
-)
 from aml_bridge.status import Outcome
-from aml_bridge.workspace_admin import WorkspaceAdmin
 from aml_bridge.workspace_components import RegisteredComponents
 from snakemake_storage_plugin_azureml.run_storage import RunStorage
 
@@ -71,9 +66,10 @@ class Executor(RemoteExecutor):
         self.settings: aml_settings.ExecutorSettings = self.workflow.executor_settings
         aml_settings.validate(self.settings)
         s = self.settings
+        self.mode = run_mode(s)
         pip = remote_requirements(version("snakemake"), s.remote_pip or [])
         self._check_environments(pip)  # before anything is uploaded, registered or submitted
-        resumed = None if s.run_id or s.spec_dir or s.export_jobs else unfinished_run()
+        resumed = None if s.run_id or not self.mode.adopts_unfinished else unfinished_run()
         self.run_id = s.run_id or resumed or uuid.uuid4().hex[:8]
         self.adopting = bool(s.run_id or resumed)  # jobs found by name are not submitted again
         experiment = s.experiment or experiment_name(Path(self.workflow.workdir_init).name)
@@ -106,31 +102,31 @@ class Executor(RemoteExecutor):
         files = getattr(self, "group_files", None)  # set by _group_root on azureml storage
         self.trace = RunTrace(self.run_id, self.client, clusters, prices, files, self.logger)
         self.pool = ThreadPoolExecutor(s.submit_concurrency, thread_name_prefix="aml-submit")
-        self.preemption = PreemptionWatch(clusters, s.max_preemptions, self.client.step_statuses)
+        self.preemption = PreemptionWatch(clusters, s.max_preemptions, self.client.steps)
         self.quota_waits = QuotaWaits(
             quota_backoff(s.quota_wait),
             lambda name: self.ends.run_end(name).message,
             self.client.step_errors,
         )
         self._in_round: dict[str, SubmittedJobInfo] = {}
-        self._init_watch()
-        self.components = (  # groups run the rules' registered components when there
-            RegisteredComponents(self.workflow, self.run, WorkspaceAdmin(self.client).has_component)
+        # Jobs (rule, outputs) never to be sent again, with the reason their next attempt fails
+        # at once: Snakemake has no hook to stop its retries of a failed job.
+        self._refused: dict[tuple[str, tuple[str, ...]], str] = {}
+        components = (  # groups run the rules' registered components when there
+            RegisteredComponents(self.workflow, self.run, self.client.has_component)
             if s.workspace
             else None
         )
-        provider = self.workflow.storage_registry.default_storage_provider
-        self.recorder = (  # aml-genomics export: jobs are recorded, not submitted
-            JobRecorder(s.export_jobs, self.run, getattr(provider, "datastore", None))
-            if s.export_jobs
-            else None
+        keep = self.workflow.execution_settings.keep_incomplete
+        self.commands = CommandJobs(self.run, self.client, self.format_job_exec, self.logger)
+        self.groups = GroupJobs(
+            self.run, self.client, files, components, self.format_job_exec, keep, self.logger
         )
-        if not s.spec_dir and not s.export_jobs:  # from now on jobs may be submitted: a kill
-            remember_run(self.run_id)  # leaves them to adopt
+        self.mode.begin(self)
         self.logger.info(
             f"aml: run {self.run_id}, experiment {self.run.experiment}, compute "
             + (", ".join(c.describe() for c in self.run.clusters) or self.run.compute)
-            + (f", writing specs to {s.spec_dir} instead of submitting" if s.spec_dir else "")
+            + self.mode.note
             + (f"; resuming unfinished run {resumed}: its jobs are adopted" if resumed else "")
         )
 
@@ -156,15 +152,6 @@ class Executor(RemoteExecutor):
         for warning in without_identity(clusters):
             self.logger.warning(f"aml: {warning}")
         return clusters
-
-    def _init_watch(self) -> None:
-        """What the executor remembers between status rounds."""
-        # Jobs (rule, outputs) never to be sent again, with the reason their next attempt fails
-        # at once: Snakemake has no hook to stop its retries of a failed job.
-        self._refused: dict[tuple[str, tuple[str, ...]], str] = {}
-        # Groups (rule, outputs) → ids of members that succeeded: a retry reruns the others.
-        self._group_done: dict[tuple[str, tuple[str, ...]], set[str]] = {}
-        self._members_said: dict[str, set[str]] = {}  # pipeline job → members logged as done
 
     def _warn_about_setup(self, withheld: list[str]) -> None:
         s, storage = self.settings, self.workflow.storage_settings
@@ -237,78 +224,40 @@ class Executor(RemoteExecutor):
     # submission
 
     def run_job(self, job: JobExecutorInterface) -> None:
-        if self.recorder is not None:  # with --immediate-submit: every job, none waits
-            self.recorder.add(job, self.format_job_exec)
-            info = SubmittedJobInfo(job)
-            self.report_job_submission(info)
-            self.report_job_success(info)
-            return
+        self.mode.run_job(self, job)
+
+    def prepared(self, job: JobExecutorInterface) -> Prepared | None:
+        """The job's handler, facts and spec; None when it fails here (reported)."""
+        handler: JobHandler = self.groups if independent_group(job) else self.commands
         try:
-            if independent_group(job):
-                facts = job_facts(job, "")  # the members' commands run, not the group's
-                spec: CommandJobSpec | PipelineJobSpec = self._group_spec(job, facts)
-            else:
-                facts = job_facts(job, self.format_job_exec(job))
-                spec = build_spec(self.run, facts)
+            facts, spec = handler.build(job)
         except ValueError as e:
             self.report_job_error(SubmittedJobInfo(job), msg=f"aml: {e}")
-            return
-        key = (facts.rule, facts.outputs)
-        if key in self._refused:
-            self.report_job_error(SubmittedJobInfo(job), msg=self._refused[key])
-            return
-        if self.settings.spec_dir:
-            path = self._write_spec(spec)
-            self._refused[key] = f"aml: spec of {facts.label} already written to {path}. "
-            self.report_job_error(
-                SubmittedJobInfo(job, external_jobid=spec.name),
-                msg=f"aml: spec written to {path}, job not submitted (--aml-spec-dir). ",
-            )
-            return
-        future = self.pool.submit(self._submit, spec)
-        aux = {"facts": facts, "submit": future, "spec": spec}
+            return None
+        refused = self._refused.get((facts.rule, facts.outputs))
+        if refused is not None:
+            self.report_job_error(SubmittedJobInfo(job), msg=refused)
+            return None
+        return Prepared(handler, facts, spec)
+
+    def never_again(self, facts: JobFacts, reason: str) -> None:
+        """The job's next attempts fail at once with reason."""
+        self._refused[(facts.rule, facts.outputs)] = reason
+
+    def send(self, job: JobExecutorInterface, prepared: Prepared) -> None:
+        """Submitted in the pool; reported as submitted at once (its name is known)."""
+        handler, facts, spec = prepared.handler, prepared.facts, prepared.spec
+        future = self.pool.submit(self._submit, handler, spec)
+        aux = {"handler": handler, "facts": facts, "submit": future, "spec": spec}
         self.report_job_submission(SubmittedJobInfo(job, external_jobid=spec.name, aux=aux))
         self.trace.submitted(job, facts, spec)
 
-    def _group_spec(self, job: JobExecutorInterface, facts: JobFacts) -> PipelineJobSpec:
-        """The pipeline job of a group's attempt. Snakemake removes the outputs of every member
-        of a failed group before its retry, unless keep-incomplete (set by the aml profile):
-        then members that succeeded in an earlier attempt keep their outputs on the datastore
-        and are left out."""
-        members = members_of([job_facts(m, self.format_job_exec(m)) for m in job.jobs])
-        keep = self.workflow.execution_settings.keep_incomplete
-        done = self._group_done.get((facts.rule, facts.outputs), set()) if keep else set()
-        members = tuple(m for m in members if m.id not in done) or members
-        spec = build_pipeline_spec(self.run, facts, job.groupid, members)
-        rules = {m.facts.rule for m in members}
-        if self.components is None or len(rules) != 1:
-            return spec
-        ref = self.components.reference(rules.pop(), spec.environment.registered_id)
-        return replace(spec, component=ref)
-
-    def _write_spec(self, spec: CommandJobSpec | PipelineJobSpec) -> Path:
-        folder = Path(self.settings.spec_dir)
-        path = folder / f"{spec.name}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(spec, PipelineJobSpec):  # runnable as written: code beside it, items up
-            self.group_files.upload_manifests(spec)
-            body = spec.to_yaml(member_code(folder).name)
-        else:
-            body = spec.to_yaml()
-        path.write_text(yaml.safe_dump(body, sort_keys=False))
-        return path
-
-    def _submit(self, spec: CommandJobSpec | PipelineJobSpec) -> JobState:
+    def _submit(self, handler: JobHandler, spec: Spec) -> JobState:
         """Adopt the job when a restarted run (same run id) already submitted it."""
         existing = self.client.get(spec.name) if self.adopting else None
         if existing is not None:
             return existing
-        self.client.ensure_environment(spec.environment)
-        if isinstance(spec, PipelineJobSpec):
-            self.group_files.upload_manifests(spec)
-            code = member_code(Path(".snakemake/aml")).resolve()
-            return self.client.submit(spec.to_yaml(str(code), inline_environment=False))
-        return self.client.submit(spec.to_yaml(inline_environment=False))
+        return handler.submit(spec)
 
     # status
 
@@ -361,18 +310,11 @@ class Executor(RemoteExecutor):
                 yield info
                 continue
             self.trace.ended(info.external_jobid, state.status)
-            if result is Outcome.SUCCEEDED and self._members_succeeded(info):
-                self.report_job_success(info)
-            elif result is Outcome.SUCCEEDED:  # a group's step runs every member to its end
-                self._report_members_failed(info)
-            else:
-                self._report_failure(info, state, result)
+            self._report_end(info, state, result)
             self._in_round.pop(info.external_jobid, None)
         self.next_seconds_between_status_checks = self.poller.next_round(bool(found.ended))
 
-    def _move(
-        self, info: SubmittedJobInfo, move: Move, spec: CommandJobSpec | PipelineJobSpec
-    ) -> None:
+    def _move(self, info: SubmittedJobInfo, move: Move, spec: Spec) -> None:
         """Preempted too often: cancel the job, send its copy to the dedicated cluster."""
         self.logger.warning(move.line())
         self.ends.canceled_here.add(move.job)
@@ -386,146 +328,40 @@ class Executor(RemoteExecutor):
         label = info.aux["facts"].label
         return self.quota_waits.after_failure(info.external_jobid, label, info.aux["spec"])
 
-    def _resubmit(
-        self, info: SubmittedJobInfo, spec: CommandJobSpec | PipelineJobSpec, wait_s: float = 0
-    ) -> None:
+    def _resubmit(self, info: SubmittedJobInfo, spec: Spec, wait_s: float = 0) -> None:
         """The job goes on as `spec` (a new name), sent after `wait_s`."""
         old, info.external_jobid = info.external_jobid, spec.name
-        submit = self.pool.submit(lambda: self.quota_waits.sleep(wait_s) or self._submit(spec))
+        handler = info.aux["handler"]
+        submit = self.pool.submit(
+            lambda: self.quota_waits.sleep(wait_s) or self._submit(handler, spec)
+        )
         info.aux.update(spec=spec, submit=submit)
         self._in_round[spec.name] = self._in_round.pop(old, info)
 
-    def _report_failure(self, info: SubmittedJobInfo, state: JobState, result: Outcome) -> None:
+    def _report_end(self, info: SubmittedJobInfo, state: JobState, result: Outcome) -> None:
+        """Success, or the failure with its reason, Studio link and the handler's detail."""
+        handler: JobHandler = info.aux["handler"]
         facts: JobFacts = info.aux["facts"]
-        name = info.external_jobid
-        verdict = self.ends.verdict(name, facts, state, result)
-        if verdict.never_again:
-            self._refused[(facts.rule, facts.outputs)] = verdict.never_again
-        studio_url = info.aux["submit"].result().studio_url  # status lookups do not carry it
-        msg = f"aml: job {name} {verdict.reason}.\nStudio: {studio_url or 'n/a'}\n"
-        spec = info.aux.get("spec")
-        if isinstance(spec, PipelineJobSpec):
-            detail, aux_logs = self._group_detail(spec, facts, result)
+        name, spec = info.external_jobid, info.aux["spec"]
+        if result is Outcome.SUCCEEDED:
+            unfinished = handler.unfinished(spec, facts)
+            if unfinished is None:
+                self.report_job_success(info)
+                return
+            msg, result = f"aml: job {name}: {unfinished}.\n", Outcome.FAILED
         else:
-            detail, aux_logs = "", []
-            log = self._download_log(facts, name)
-            if log is not None:
-                aux_logs.append(str(log))
-                detail = f"From {log}:\n{excerpt(log)}\n"
-        self.report_job_error(info, msg=msg + detail, aux_logs=aux_logs)
-
-    def _succeeded_members(self, spec: PipelineJobSpec, facts: JobFacts) -> set[str]:
-        """Members of the group's attempt that returned a row; remembered for its retry."""
-        try:
-            done = self.group_files.succeeded(spec)
-        except Exception as e:
-            self.logger.warning(f"aml: reading the results of {spec.name} failed ({e})")
-            return set()
-        self._group_done.setdefault((facts.rule, facts.outputs), set()).update(done)
-        return done
-
-    def _members_succeeded(self, info: SubmittedJobInfo) -> bool:
-        """Whether every member of a group returned a row (True for a command job)."""
-        spec = info.aux.get("spec")
-        if not isinstance(spec, PipelineJobSpec):
-            return True
-        done = self._succeeded_members(spec, info.aux["facts"])
-        self._say_done(spec, done)
-        return all(m.id in done for m in spec.members)
-
-    def _report_members_failed(self, info: SubmittedJobInfo) -> None:
-        """A group's step completed but members failed (it retries nothing: Snakemake does)."""
-        studio_url = info.aux["submit"].result().studio_url
-        msg = f"aml: job {info.external_jobid}: its step ended, not every member succeeded.\n"
-        detail, aux_logs = self._group_detail(info.aux["spec"], info.aux["facts"], Outcome.FAILED)
+            verdict = self.ends.verdict(name, facts, state, result)
+            if verdict.never_again:
+                self.never_again(facts, verdict.never_again)
+            msg = f"aml: job {name} {verdict.reason}.\n"
+        studio_url = info.aux["submit"].result().studio_url  # status lookups do not carry it
+        detail, aux_logs = handler.failure_detail(name, spec, facts, result)
         msg += f"Studio: {studio_url or 'n/a'}\n{detail}"
         self.report_job_error(info, msg=msg, aux_logs=aux_logs)
 
     def _log_progress(self, info: SubmittedJobInfo) -> None:
-        """Members of a running step as they finish: a long step is not silent."""
-        spec = info.aux.get("spec")
-        if not isinstance(spec, PipelineJobSpec) or not info.aux["submit"].done():
-            return
-        try:
-            self._say_done(spec, self.group_files.finished(spec))
-        except Exception as e:  # progress only: the end of the step reports what counts
-            self.logger.debug(f"aml: reading the progress of {spec.name} failed ({e})")
-
-    def _say_done(self, spec: PipelineJobSpec, done: set[str]) -> None:
-        said = self._members_said.setdefault(spec.name, set())
-        for member in spec.members:
-            if member.id in done and member.id not in said:
-                said.add(member.id)
-                self.logger.info(
-                    f"aml: {spec.display_name}: {member.facts.label} done "
-                    f"({len(said)} of {len(spec.members)})"
-                )
-
-    def _group_detail(
-        self, spec: PipelineJobSpec, facts: JobFacts, result: Outcome
-    ) -> tuple[str, list[str]]:
-        """Which members did not succeed, with the step's error and each member's own log."""
-        done = self._succeeded_members(spec, facts)
-        failed = [m for m in spec.members if m.id not in done]
-        lines, aux_logs = [], []
-        if result is Outcome.FAILED:
-            lines, aux_logs = self._step_failure(spec, facts)
-        for member in failed:
-            f = member.facts
-            wildcards = ", ".join(f"{k}={v}" for k, v in sorted(f.wildcards.items()))
-            dest = log_path(f.rule, f.wildcards, facts.attempt)
-            try:
-                log = self.group_files.member_log(spec, member, dest)
-            except Exception as e:
-                self.logger.warning(f"aml: downloading the log of {f.label} failed ({e})")
-                log = None
-            where = wildcards or "no wildcards"
-            head = f"Member {f.label} (rule {f.rule}, {where}) did not succeed"
-            if log is None:
-                lines.append(f"{head}; it left no log (not run).")
-                continue
-            aux_logs.append(str(log))
-            lines.append(f"{head}. From {log}:\n{excerpt(log)}")
-        lines.append(
-            f"{len(done)} of {len(spec.members)} member(s) succeeded"
-            + (
-                " and keep their outputs (keep-incomplete): a retry of the group, and the "
-                "next run, rerun only the others."
-                if self.workflow.execution_settings.keep_incomplete
-                else "; Snakemake removes their outputs without keep-incomplete (the aml "
-                "profile sets it): a retry reruns every member."
-            )
-        )
-        return "\n".join(lines) + "\n", aux_logs
-
-    def _step_failure(self, spec: PipelineJobSpec, facts: JobFacts) -> tuple[list[str], list[str]]:
-        """The failed step's own account: its run's error and its `logs/job_result.txt` (what
-        Azure ML says to read first when a parallel step fails), saved beside the members' logs.
-        An error that the job result already states is not repeated."""
-        try:
-            errors = self.client.step_errors(spec.name)
-        except Exception as e:
-            self.logger.warning(f"aml: reading the step errors of {spec.name} failed ({e})")
-            errors = []
-        try:
-            dest = LOG_ROOT / facts.rule / f"{spec.name}.job_result.txt"
-            result = self.client.step_result(spec.name, dest)
-        except Exception as e:
-            self.logger.warning(f"aml: downloading the job result of {spec.name} failed ({e})")
-            result = None
-        said = result.read_text(errors="replace") if result else ""
-        lines = [f"Step: {message}" for message in errors if message.strip() not in said]
-        if result is None:
-            return lines, []
-        return [*lines, f"Step result, from {result}:\n{excerpt(result)}"], [str(result)]
-
-    def _download_log(self, facts: JobFacts, name: str) -> Path | None:
-        dest = log_path(facts.rule, facts.wildcards, facts.attempt)
-        try:
-            return self.client.download_log(name, dest)
-        except Exception as e:
-            self.logger.warning(f"aml: downloading the log of {name} failed ({e})")
-            return None
+        if info.aux["submit"].done():  # not while a resubmission is on its way
+            info.aux["handler"].log_progress(info.aux["spec"])
 
     def report_job_error(self, job_info: SubmittedJobInfo, msg=None, **kwargs) -> None:  # noqa: ANN001
         """Snakemake logs no message of a failed group job (GroupJob.log_error drops it)."""
@@ -560,11 +396,5 @@ class Executor(RemoteExecutor):
     def shutdown(self) -> None:
         """The run ended (also after Ctrl-C): nothing of it is left to adopt."""
         self.pool.shutdown(wait=True, cancel_futures=True)
-        if self.recorder is not None:
-            exported = self.recorder.write()
-            jobs, where = len(self.recorder.jobs), self.settings.export_jobs
-            self.logger.info(f"aml: {jobs} jobs of {len(exported.rules)} rules recorded in {where}")
-        if not self.settings.spec_dir and not self.settings.export_jobs:
-            self.trace.close()
-            finished_run()
+        self.mode.end(self)
         super().shutdown()

@@ -98,7 +98,7 @@ def moved_spec(spec: Spec, target: Cluster) -> Spec:
 class PreemptionWatch:
     """Counts each job's restarts across status rounds; says which jobs are due to move.
 
-    `step_statuses(pipeline job name)` gives each step's status (the client's child listing).
+    `step_statuses(pipeline job name)` gives each step's status (the client's `steps`).
     `note(job name)` is the move's phrase for the run trace (old or new name), or None.
     """
 

@@ -44,6 +44,9 @@ MEANING: dict[str, Outcome] = {
     "Unknown": Outcome.ACTIVE,  # "not mapped to all other statuses": wait for a real one
     LOST: Outcome.FAILED,
 }
+# Outcomes no later status changes: the job ran to its end (a stalled job may still resume).
+FINAL = frozenset({Outcome.SUCCEEDED, Outcome.FAILED, Outcome.CANCELED})
+TERMINAL = frozenset(status for status, meaning in MEANING.items() if meaning in FINAL)
 # A job seen running and then waiting again was restarted (low-priority preemption re-queues it).
 STARTED = {"Running", "Finalizing"}
 WAITING = {"NotStarted", "Starting", "Provisioning", "Preparing", "Queued"}
@@ -54,6 +57,11 @@ TIMEOUT_WORDS = re.compile(r"time ?out|timed out|time limit|run duration", re.IG
 def outcome(status: str) -> Outcome:
     """Unknown or new statuses count as active: only a terminal status ends a job."""
     return MEANING.get(status, Outcome.ACTIVE)
+
+
+def is_terminal(status: str) -> bool:
+    """The job ended for good: completed, failed, canceled (or lost)."""
+    return status in TERMINAL
 
 
 def restarted(previous: str | None, current: str) -> bool:

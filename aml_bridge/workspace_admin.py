@@ -1,8 +1,10 @@
 """What `aml-genomics` asks of and changes in the workspace, through the executor's MLClient
 (aml_bridge.client: one client, the SDK's retries off) and the one retry policy.
 
-Kept apart from the executor's job calls: these are administration (clusters, environments,
-components, data assets, probe jobs), run by a person before or between workflow runs.
+Kept apart from the executor's job calls: these are administration (clusters, components,
+data assets, probe jobs), run by a person before or between workflow runs. What both ask
+(whether an environment or component version is registered; registering an environment) is
+the client's: the executor never imports this module.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from typing import Any
 import yaml
 
 from aml_bridge.client import AmlClient, rest_figure, sdk_job
-from aml_bridge.environments import EnvironmentSpec
 from aml_bridge.group_files import member_code
 from aml_bridge.retry import call_with_retries
+from aml_bridge.status import Outcome, is_terminal, outcome
 from aml_bridge.workspace_plan import ClusterWanted, ComponentWanted
 
 TIERS = {"dedicated": "dedicated", "low_priority": "low_priority", "lowpriority": "low_priority"}
@@ -102,20 +104,6 @@ class WorkspaceAdmin:
         )  # fmt: skip
         self._call(lambda: self.ml.compute.begin_create_or_update(compute).result())
 
-    def has_environment(self, env: EnvironmentSpec) -> bool:
-        return self._exists(lambda: self.ml.environments.get(env.name, version=env.version))
-
-    def create_environment(self, env: EnvironmentSpec) -> None:
-        from azure.ai.ml.entities import Environment
-
-        entity = Environment(
-            name=env.name, version=env.version, image=env.image, conda_file=env.conda
-        )
-        self._call(lambda: self.ml.environments.create_or_update(entity))
-
-    def has_component(self, wanted: ComponentWanted) -> bool:
-        return self._exists(lambda: self.ml.components.get(wanted.name, version=wanted.version))
-
     def create_component(self, wanted: ComponentWanted) -> None:
         """Registered with its code: a folder holding the entry script alone (the SDK uploads
         it as a code asset)."""
@@ -126,15 +114,6 @@ class WorkspaceAdmin:
             spec = {**wanted.spec, "task": {**wanted.spec["task"], "code": str(code)}}
             entity = load_component(source=io.StringIO(yaml.safe_dump(spec, sort_keys=False)))
             self._call(lambda: self.ml.components.create_or_update(entity))
-
-    def _exists(self, get: Callable[[], Any]) -> bool:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            self._call(get)
-            return True
-        except ResourceNotFoundError:
-            return False
 
     def data_asset(self, name: str, version: str | None) -> Any:
         """The data asset (version None: the latest); ResourceNotFoundError when absent."""
@@ -156,7 +135,7 @@ class WorkspaceAdmin:
         while pending:
             for name in list(pending):
                 state = self.client.get(name)
-                if state and state.status in ("Completed", "Failed", "Canceled"):
+                if state and is_terminal(state.status):
                     results[name] = self._probe_result(name, state.status)
                     pending.remove(name)
             if pending and time.monotonic() > deadline:
@@ -176,8 +155,9 @@ class WorkspaceAdmin:
         created = getattr(job.creation_context, "created_at", None)
         start = getattr(details, "start_time_utc", None)
         started = max(0.0, (start - created).total_seconds()) if created and start else None
-        errors = [] if status == "Completed" else [self.client.run_end(name).message or ""]
-        if job.type == "pipeline" and status != "Completed":
+        completed = outcome(status) is Outcome.SUCCEEDED
+        errors = [] if completed else [self.client.run_end(name).message or ""]
+        if job.type == "pipeline" and not completed:
             errors += self.client.step_errors(name)
         log = self._log(name) if job.type != "pipeline" else ""
         return ProbeResult(status, started, log, " ".join(e for e in errors if e))

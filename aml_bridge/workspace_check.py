@@ -21,8 +21,8 @@ from aml_bridge.group_files import GroupFiles, member_code
 from aml_bridge.job_storage import DATASTORES_ENV
 from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
 from aml_bridge.quota import ClusterQuotaNeed, quota_rows, read_usages
-from aml_bridge.specs.command import SCHEMA
-from aml_bridge.specs.common import PLUGIN_INPUT, PLUGIN_PATH_EXPORT, JobFacts
+from aml_bridge.specs.command import CommandJobSpec
+from aml_bridge.specs.common import JobFacts
 from aml_bridge.specs.pipeline import Member, PipelineJobSpec
 from aml_bridge.workflow_rules import RuleFacts
 from aml_bridge.workspace_admin import WorkspaceAdmin
@@ -79,13 +79,13 @@ def run_checks(admin: WorkspaceAdmin, inputs: CheckInputs) -> Iterator[Row]:
     datastore = yield from _datastore_row(inputs, storage_account)
     registered = set()
     for env in inputs.environments:
-        ok = admin.has_environment(env)
+        ok = admin.client.has_environment(env)
         if ok:
             registered.add(env.registered_id)
         yield Row(f"environment {env.name}:{env.version}", ok, "registered" if ok else "missing",
                   "" if ok else SETUP)  # fmt: skip
     for comp in inputs.components:
-        ok = admin.has_component(comp)
+        ok = admin.client.has_component(comp)
         yield Row(f"component {comp.name}:{comp.version}", ok, "registered" if ok else "missing",
                   "" if ok else SETUP)  # fmt: skip
     if not inputs.probe:
@@ -148,23 +148,20 @@ def start_probes(
                 code = member_code(Path(tmp))
                 started.append((target, admin.submit_probe(step.to_yaml(str(code), False)), step))
             continue
-        spec = {
-            "$schema": SCHEMA,
-            "type": "command",
-            "name": name,
-            "display_name": f"aml-genomics check: {target.environment.name}",
-            "experiment_name": PROBE_EXPERIMENT,
-            "compute": f"azureml:{target.cluster}",
-            "environment": target.environment.registered_id,
-            "command": PLUGIN_PATH_EXPORT + "bash -c " + shlex.quote(script),
-            "inputs": {
-                PLUGIN_INPUT: {"type": "uri_folder", "path": bundle.uri, "mode": "ro_mount"}
-            },
-            "environment_variables": env_vars,
-            "limits": {"timeout": int(inputs.probe_timeout_s)},
-        }
-        started.append((target, admin.submit_probe(spec), None))
+        spec = _command_probe(inputs, target, name, script, bundle.uri, env_vars)
+        started.append((target, admin.submit_probe(spec.to_yaml(inline_environment=False)), None))
     return started
+
+
+def _command_probe(inputs, target, name, script, bundle_uri, env_vars) -> CommandJobSpec:
+    """The script in a command job, as a rule's job runs on the cluster."""
+    return CommandJobSpec(
+        name=name, display_name=f"aml-genomics check: {target.environment.name}",
+        experiment=PROBE_EXPERIMENT, tags={}, compute=target.cluster,
+        environment=target.environment, command="bash -c " + shlex.quote(script),
+        env_vars=env_vars, instance_type=None, timeout_s=int(inputs.probe_timeout_s),
+        low_priority=False, plugin_bundle=bundle_uri,
+    )  # fmt: skip
 
 
 def _parallel_probe(inputs, target, name, script, bundle_uri, env_vars) -> PipelineJobSpec:

@@ -74,13 +74,13 @@ def plan(
 ) -> list[Step]:
     steps = [cluster_step(c, admin.cluster(c.name)) for c in clusters]
     for env in environments:
-        there = admin.has_environment(env)
+        there = admin.client.has_environment(env)
         steps.append(
             Step("environment", f"{env.name}:{env.version}", UNCHANGED if there else CREATE,
                  f"{env.image} + conda file", None if there else env)
         )  # fmt: skip
     for comp in components:
-        there = admin.has_component(comp)
+        there = admin.client.has_component(comp)
         steps.append(
             Step("component", f"{comp.name}:{comp.version}", UNCHANGED if there else CREATE,
                  f"rule {comp.rule} in {comp.environment.registered_id}", None if there else comp)
@@ -97,7 +97,7 @@ def apply(admin: WorkspaceAdmin, steps: list[Step]) -> None:
         if isinstance(step.target, ClusterWanted):
             admin.put_cluster(step.target)
         elif isinstance(step.target, EnvironmentSpec):
-            admin.create_environment(step.target)
+            admin.client.create_environment(step.target)
         elif isinstance(step.target, ComponentWanted):
             admin.create_component(step.target)
 

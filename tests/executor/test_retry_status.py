@@ -17,6 +17,7 @@ from aml_bridge.status import (
     MEANING,
     Outcome,
     canceled_by_time_limit,
+    is_terminal,
     next_interval,
     outcome,
     restarted,
@@ -140,6 +141,13 @@ def test_statuses_outside_azure_ml_enum():
     assert set(MEANING) == {*_rest_job_statuses(), LOST}
     assert outcome(LOST) is Outcome.FAILED
     assert outcome("SomethingNew") is Outcome.ACTIVE
+
+
+def test_only_a_job_that_ran_to_its_end_is_terminal():
+    """A stalled job (NotResponding, Paused) may resume: waiting on it stays waiting."""
+    ended = {"Completed", "Failed", "Canceled", LOST}
+    assert {s for s in MEANING if is_terminal(s)} == ended
+    assert not is_terminal("SomethingNew")
 
 
 def test_a_job_seen_running_then_waiting_was_restarted():
