@@ -76,6 +76,10 @@ class Executor(RemoteExecutor):
         self.client = AmlClient(s, on_retry=self._log_retry)
         self.poller = StatusPoller(self.client, experiment, s.status_interval, self.logger)
         self.ends = JobEnds(self.client, self.logger)
+        # The azureml default storage with a prefix, which groups, the plugin bundle and the
+        # prefix's claim need; None for another default storage (then jobs do not use ours).
+        run_storage = RunStorage.of(self.workflow)
+        self.storage = run_storage if run_storage and run_storage.prefix else None
         clusters = self._read_clusters()  # before any upload: a missing cluster ends the run
         env_vars, withheld = job_env_vars(self.envvars())
         self._warn_about_setup(withheld)
@@ -174,32 +178,28 @@ class Executor(RemoteExecutor):
         the sources are uploaded to the same storage anyway. None when the default storage is
         not azureml: then the jobs do not use this plugin.
         """
-        storage = self.workflow.storage_settings
-        if storage.default_storage_provider != "azureml" or not storage.default_storage_prefix:
+        if self.storage is None:
             return None
-        bundle = plugin_bundle(storage.default_storage_prefix, package_files())
-        provider = self.workflow.storage_registry.default_storage_provider
-        publish(bundle, provider.datastore(bundle.folder.datastore))
+        bundle = plugin_bundle(self.storage.prefix, package_files())
+        publish(bundle, self.storage.datastore(bundle.folder.datastore))
         self.logger.debug(f"aml: storage plugin for the jobs at {bundle.uri}")
         return bundle.uri
 
     def _group_root(self) -> str | None:
         """Where groups run as parallel steps keep their files (azureml default storage only)."""
-        storage = self.workflow.storage_settings
-        if storage.default_storage_provider != "azureml" or not storage.default_storage_prefix:
+        if self.storage is None:
             return None
-        provider = self.workflow.storage_registry.default_storage_provider
-        self.group_files = GroupFiles(provider.datastore)
-        return group_root(storage.default_storage_prefix)
+        self.group_files = GroupFiles(self.storage.datastore)
+        return group_root(self.storage.prefix)
 
     def _claim_prefix(self) -> None:
         """The azureml default storage prefix is this folder's, or shared on purpose."""
-        storage = self.workflow.storage_settings
-        if storage.default_storage_provider != "azureml" or not storage.default_storage_prefix:
+        if self.storage is None:
             return
-        prefix = storage.default_storage_prefix
-        provider = self.workflow.storage_registry.default_storage_provider
-        other = claim(provider.datastore, prefix, Owner.of(Path.cwd()), self.settings.share_prefix)
+        prefix = self.storage.prefix
+        other = claim(
+            self.storage.datastore, prefix, Owner.of(Path.cwd()), self.settings.share_prefix
+        )
         if other is not None:
             self.logger.warning(
                 f"aml: storage prefix {prefix} is shared with {other.describe()} "
@@ -209,8 +209,7 @@ class Executor(RemoteExecutor):
     def _upload_local_inputs(self) -> None:
         """The local inputs the workflow staged for the datastore go up before any job (those
         already there unchanged are skipped); dry runs never get here, so they upload nothing."""
-        run = RunStorage.of(self.workflow)
-        upload = run.upload_staged() if run else None
+        upload = self.storage.upload_staged() if self.storage else None
         if upload:
             self.logger.info(
                 f"aml: {upload.files} local input(s) on the datastore "

@@ -110,8 +110,7 @@ class Exporting:
     recorder: JobRecorder | None = None
 
     def begin(self, executor: Executor) -> None:
-        provider = executor.workflow.storage_registry.default_storage_provider
-        datastore = getattr(provider, "datastore", None)
+        datastore = executor.storage.datastore if executor.storage else None
         self.recorder = JobRecorder(self.where, executor.run, datastore)
 
     def run_job(self, executor: Executor, job: JobExecutorInterface) -> None:

@@ -89,6 +89,11 @@ class RunStorage:
         provider = workflow.storage_registry.default_storage_provider
         return cls(provider, storage.default_storage_prefix or "")
 
+    def datastore(self, name: str) -> Any:
+        """The blob store behind a datastore (blobstore.BlobStore), for the executor's own
+        files there: the plugin bundle, group manifests, the prefix's owner mark."""
+        return self.provider.datastore(name)
+
     def stage(self, paths: Iterable[str]) -> None:
         """Stage the local files among `paths` (URLs and files not here are the storage's
         own): until uploaded, the storage reports them with their local facts (staging.py)."""
