@@ -25,7 +25,7 @@ test-fast:
 lint: setup
 	ruff check .
 	ruff format --check .
-	snakefmt --check Snakefile rules/
+	snakefmt --check workflow
 	snakemake --lint --config samples=config/samples.tsv
 
 bench: setup

@@ -20,7 +20,7 @@ from .vm_sizes import canonical
 from .workspace import Cluster
 
 KIND = "computes"
-# Compute names as the executor checks them (aml_bridge.settings.CLUSTER_NAME).
+# Compute names as the executor checks them (aml_bridge.model.settings.CLUSTER_NAME).
 COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
 DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")
 TIERS = {"dedicated": "Dedicated", "lowpriority": "LowPriority"}

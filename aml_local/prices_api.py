@@ -9,7 +9,7 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from aml_bridge.prices import shipped_table, table_rows
+from aml_bridge.model.prices import shipped_table, table_rows
 
 from .context import Context
 from .errors import bad_request

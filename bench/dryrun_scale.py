@@ -4,8 +4,8 @@ Run: python3 bench/dryrun_scale.py [--samples 1000] [--rounds 3] [--large 10000]
 The bare Snakefile has as many jobs per FASTQ, per unit, per sample and in total as the workflow
 (one unit per sample: FastQC twice, BWA-MEM, merge with markdup, stats with flagstat, mosdepth;
 the index and MultiQC once), whose rules only touch their outputs and whose inputs come from
-plain dicts, and the workflow's garbage-collector setting (rules/common.smk): what is left of
-the ratio is the workflow's own planning cost (sheet checks, input functions, params, its logs
+plain dicts, and the workflow's garbage-collector setting (workflow/rules/common.smk): what is left
+of the ratio is the workflow's own planning cost (sheet checks, input functions, params, its logs
 and benchmarks). Prints the median of interleaved rounds of `snakemake -n` on both, wall and CPU
 (user + sys: what counts on a shared machine), their ratio (target <= 1.5 at 1,000 samples), and
 one dry run of each on --large samples (target: the workflow under a minute on 2 cores; the bare
@@ -27,13 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fixtures.workflow import copy_workflow, write_fastq  # noqa: E402
 
-# Per-sample rules of the workflow after alignment; keep in step with rules/*.smk.
+# Per-sample rules of the workflow after alignment; keep in step with workflow/rules/*.smk.
 PER_SAMPLE = ["markdup", "stats", "mosdepth"]
 
 BARE = """
 import csv
 import gc
-gc.set_threshold(1_000_000, 10, 10)  # as rules/common.smk
+gc.set_threshold(1_000_000, 10, 10)  # as workflow/rules/common.smk
 rows = list(csv.DictReader(open(config["samples"]), delimiter="\\t"))
 FQ = {{(r["sample"], r["unit"], "R1"): r["fq1"] for r in rows}}
 FQ.update({{(r["sample"], r["unit"], "R2"): r["fq2"] for r in rows}})
@@ -139,7 +139,7 @@ def main() -> None:
         runs: dict[str, list[tuple[float, float, int]]] = {"bare": [], "workflow": []}
         for _ in range(args.rounds):
             runs["bare"].append(dry_run(wf, "Bare.smk", sheet))
-            runs["workflow"].append(dry_run(wf, "Snakefile", sheet))
+            runs["workflow"].append(dry_run(wf, "workflow/Snakefile", sheet))
         bare_jobs, real_jobs = runs["bare"][-1][2], runs["workflow"][-1][2]
         if bare_jobs != real_jobs:
             print(f"note: the bare Snakefile plans {bare_jobs} jobs, the workflow {real_jobs}")
@@ -155,7 +155,7 @@ def main() -> None:
         )
         if args.large:
             large_sheet = make_inputs(wf, args.large)
-            large_wall, large_cpu, large_jobs = dry_run(wf, "Snakefile", large_sheet)
+            large_wall, large_cpu, large_jobs = dry_run(wf, "workflow/Snakefile", large_sheet)
             floor_wall, floor_cpu, _ = dry_run(wf, "Bare.smk", large_sheet)
             print(
                 f"{args.large} samples ({large_jobs} jobs): workflow dry run {large_wall:.1f} s "

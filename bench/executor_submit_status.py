@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aml_bridge.client import AmlClient  # noqa: E402
-from aml_bridge.environments import remote_requirements  # noqa: E402
-from aml_bridge.settings import DEFAULT_BASE_IMAGE, ExecutorSettings  # noqa: E402
-from aml_bridge.specs.command import build_spec  # noqa: E402
-from aml_bridge.specs.common import JobFacts, RunContext  # noqa: E402
+from aml_bridge.gateway.client import AmlClient  # noqa: E402
+from aml_bridge.model.environments import remote_requirements  # noqa: E402
+from aml_bridge.model.settings import DEFAULT_BASE_IMAGE, ExecutorSettings  # noqa: E402
+from aml_bridge.model.specs.command import build_spec  # noqa: E402
+from aml_bridge.model.specs.common import JobFacts, RunContext  # noqa: E402
 from aml_local.azurite import Azurite  # noqa: E402
 from aml_local.launcher import AmlService  # noqa: E402
 

@@ -110,7 +110,7 @@ def _pip_conflict(a: Requirement, b: Requirement) -> bool:
 def conda_problems(conda: dict, label: str) -> list[str]:
     """Every reason the conda file cannot be built: unreadable entries, a spec that allows no
     version, two specs of one package that cannot both hold. label names the file in the
-    messages (e.g. "conda file envs/bwa.yaml"); empty when nothing is wrong."""
+    messages (e.g. "conda file workflow/envs/bwa.yaml"); empty when nothing is wrong."""
     problems: list[str] = []
     conda_entries, pip_entries = _entries(conda)
     by_name: dict[str, list[tuple[str, MatchSpec]]] = defaultdict(list)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the workflow and its tests need; idempotent and quick when all is present.
-# Debian packages for the tools (bwa, samtools, fastqc, mosdepth, seqkit) (bioconda users: see envs/*.yaml and `--sdm conda`)
+# Debian packages for the tools (bwa, samtools, fastqc, mosdepth, seqkit) (bioconda users: see workflow/envs/*.yaml and `--sdm conda`)
 # and Chromium (the tests render `aml-genomics report`'s page in it, headless),
 # the project itself from pyproject.toml, and Azurite (npm) for the storage tests.
 set -euo pipefail

@@ -7,7 +7,7 @@ dropped mid-request get longer exponential backoff (Retry-After honoured), and 4
 not-found answers are never retried.
 
 `is_transient_status`, `retry_after_seconds` and `backoff` are the project's one retry
-vocabulary: the Azure ML executor (aml_bridge.retry) imports them from here, because this
+vocabulary: the Azure ML executor (aml_bridge.gateway.retry) imports them from here, because this
 package is the one shipped to remote jobs on its own.
 """
 

@@ -9,7 +9,7 @@ import yaml
 
 from conda_specs import conda_problems, conda_specs, pip_requirements, spec_meets
 
-ENVS = Path(__file__).resolve().parents[1] / "envs"
+ENVS = Path(__file__).resolve().parents[1] / "workflow" / "envs"
 
 
 @pytest.mark.parametrize("path", sorted(ENVS.glob("*.yaml")), ids=lambda p: p.name)

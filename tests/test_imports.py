@@ -6,8 +6,8 @@ import sys
 
 def test_the_executor_imports_neither_the_cli_nor_its_workspace_admin():
     probe = (
-        "import sys, aml_bridge.executor; "
-        "print(sorted(m for m in ('aml_bridge.workspace_admin', 'aml_bridge.cli') "
+        "import sys, aml_bridge.executor.executor; "
+        "print(sorted(m for m in ('aml_bridge.gateway.workspace_admin', 'aml_bridge.admin.cli') "
         "if m in sys.modules))"
     )
     loaded = subprocess.run(

@@ -22,7 +22,7 @@ def test_snakemake_lint_has_no_findings(tmp_path: Path) -> None:
 
 
 def test_snakefmt_check() -> None:
-    proc = run("snakefmt", "--check", "Snakefile", "rules")
+    proc = run("snakefmt", "--check", "workflow")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

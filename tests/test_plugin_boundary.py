@@ -15,12 +15,13 @@ STATELESS_TOOLS = {"query", "blobstore", "probe", "retry"}
 
 
 def plugin_imports() -> dict[str, set[str]]:
-    """{file: plugin modules it imports} over aml_bridge/, the executor entry point, rules/."""
+    """{file: plugin modules it imports} over aml_bridge/, the executor entry point,
+    workflow/rules/."""
     sources = [
         *(ROOT / "aml_bridge").rglob("*.py"),
         *(ROOT / "snakemake_executor_plugin_aml").rglob("*.py"),
-        *(ROOT / "rules").glob("*.smk"),
-        ROOT / "Snakefile",
+        *(ROOT / "workflow" / "rules").glob("*.smk"),
+        ROOT / "workflow" / "Snakefile",
     ]
     found = {}
     for path in sources:
@@ -39,4 +40,8 @@ def test_run_state_is_imported_only_through_the_public_handle():
     }
     assert internals == {}
     users = {path for path, modules in imports.items() if HANDLE in modules}
-    assert {"aml_bridge/settings.py", "aml_bridge/job_storage.py", "rules/storage.smk"} <= users
+    assert {
+        "aml_bridge/model/settings.py",
+        "aml_bridge/model/job_storage.py",
+        "workflow/rules/storage.smk",
+    } <= users

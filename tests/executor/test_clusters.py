@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from aml_bridge.specs.common import run_tag_key
+from aml_bridge.model.specs.common import run_tag_key
 from tests.executor.conftest import QC_CLUSTER
 from tests.fixtures.workflow import snakemake
 

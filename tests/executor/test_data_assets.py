@@ -7,7 +7,7 @@ import json
 import shutil
 import uuid
 
-from aml_bridge.specs.common import run_tag_key
+from aml_bridge.model.specs.common import run_tag_key
 from aml_local.launcher import INHERITED_CLOUD_ENV
 from tests.executor.conftest import FAST_STATUS
 from tests.executor.test_e2e_profile import alignments, download, prepare

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aml_bridge.specs.common import run_tag_key
+from aml_bridge.model.specs.common import run_tag_key
 from tests.executor.test_e2e_small import run_id_of
 from tests.fixtures.workflow import snakemake
 from tests.local_service.test_workspace_assets import aml_cluster

@@ -5,7 +5,7 @@ import re
 import signal
 import time
 
-from aml_bridge.specs.common import RUN_TAG, run_tag_key
+from aml_bridge.model.specs.common import RUN_TAG, run_tag_key
 from tests.executor.conftest import AmlRun
 from tests.fixtures.workflow import snakemake, start_snakemake
 

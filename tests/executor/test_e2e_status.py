@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aml_bridge.specs.common import run_tag_key
+from aml_bridge.model.specs.common import run_tag_key
 from tests.executor.test_e2e_small import run_id_of
 from tests.fixtures.workflow import snakemake
 from tests.local_service.helpers import wait_for

@@ -10,8 +10,8 @@ from collections import defaultdict
 
 import pytest
 
-from aml_bridge.prices import key, load_prices
-from aml_bridge.trace_read import COLUMNS
+from aml_bridge.model.prices import key, load_prices
+from aml_bridge.model.trace_read import COLUMNS
 from tests.executor.conftest import QC_CLUSTER, STEP_DEFAULT_TIMEOUT_S, AmlRun, run_on
 from tests.executor.test_e2e_profile import alignments, demo_rows, download, local_and_aml_runs
 from tests.fixtures.workflow import make_demo_data, snakemake

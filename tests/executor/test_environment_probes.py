@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 
-from aml_bridge.environment_probes import judge, probe_script, probe_targets
-from aml_bridge.environments import choose_environment
+from aml_bridge.admin.environment_probes import judge, probe_script, probe_targets
+from aml_bridge.model.environments import choose_environment
 
 PIP = ["snakemake==9.27.1", "azure-identity", "azure-storage-blob"]
 BWA = "dependencies:\n  - bioconda::bwa=0.7.18\n  - bioconda::samtools=1.20\n"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from rattler import MatchSpec
 
-from aml_bridge.environments import PARALLEL_RUNTIME, choose_environment, remote_requirements
-from aml_bridge.specs.command import build_spec
-from aml_bridge.specs.pipeline import build_pipeline_spec
-from aml_bridge.workflow_rules import RuleFacts
-from aml_bridge.workspace_plan import component, environments, rule_environment
+from aml_bridge.model.environments import PARALLEL_RUNTIME, choose_environment, remote_requirements
+from aml_bridge.model.specs.command import build_spec
+from aml_bridge.model.specs.pipeline import build_pipeline_spec
+from aml_bridge.model.workflow_rules import RuleFacts
+from aml_bridge.model.workspace_plan import component, environments, rule_environment
 from tests.executor.test_pipeline_spec import GROUPED, group_facts, members
 from tests.executor.test_translate import RUN, facts
 
@@ -39,7 +39,7 @@ def pip_of(conda: dict) -> list[str]:
 
 @pytest.mark.parametrize("name", ["bwa.yaml", "seqkit.yaml"])
 def test_a_rules_python_pin_is_kept_and_is_the_only_python(name):
-    built = env(f"envs/{name}", (ROOT / "envs" / name).read_text()).conda
+    built = env(f"envs/{name}", (ROOT / "workflow" / "envs" / name).read_text()).conda
     pythons = [d for d in built["dependencies"] if isinstance(d, str) and "python" in d]
     assert pythons == ["conda-forge::python=3.12"]
     assert conda_names(built).count("pip") == 1
@@ -72,7 +72,7 @@ def test_a_python_snakemake_does_not_support_is_refused():
 
 
 def test_the_parallel_flavour_carries_the_runtime_packages_a_command_job_does_not():
-    text = (ROOT / "envs" / "bwa.yaml").read_text()
+    text = (ROOT / "workflow" / "envs" / "bwa.yaml").read_text()
     command, parallel = env("envs/bwa.yaml", text), env("envs/bwa.yaml", text, parallel=True)
     assert (command.name, parallel.name) == ("env-bwa", "env-bwa-parallel")
     assert parallel.parallel and not command.parallel and command.version != parallel.version
@@ -86,15 +86,15 @@ def test_group_steps_and_exported_nodes_run_the_parallel_flavour():
     step = build_pipeline_spec(GROUPED, group_facts(), "bwa_mem", members(2))
     assert step.environment.name == "env-bwa-parallel"
     assert set(PARALLEL_RUNTIME) <= set(pip_of(step.environment.conda))
-    text = (ROOT / "envs" / "bwa.yaml").read_text()
+    text = (ROOT / "workflow" / "envs" / "bwa.yaml").read_text()
     rule = RuleFacts("bwa_mem", "bwa mem ...", ("envs/bwa.yaml", text), 8, 6000, 60)
     comp = component(rule, rule_environment(rule, BASE, PIP), {"bwa_mem"})
     assert comp.spec["task"]["environment"] == env("envs/bwa.yaml", text, True).registered_id
 
 
 def test_setup_registers_both_flavours_of_every_environment():
-    names = [e.name for e in environments(ROOT / "envs", BASE, PIP)]
-    stems = [p.stem for p in sorted((ROOT / "envs").glob("*.yaml"))] + ["runtime"]
+    names = [e.name for e in environments(ROOT / "workflow" / "envs", BASE, PIP)]
+    stems = [p.stem for p in sorted((ROOT / "workflow" / "envs").glob("*.yaml"))] + ["runtime"]
     assert sorted(names) == sorted(f"env-{s}{f}" for s in stems for f in ("", "-parallel"))
     assert names[-1] == "env-runtime"  # the probe job's, a command job
 
@@ -111,11 +111,13 @@ def test_group_with_a_conflicting_conda_file_is_refused_naming_the_group():
 def test_the_executors_start_check_names_rule_file_and_specs(tmp_path):
     from types import SimpleNamespace
 
-    from aml_bridge.environment_check import environment_problems
+    from aml_bridge.executor.environment_check import environment_problems
 
     (tmp_path / "envs").mkdir()
     (tmp_path / "envs" / "bad.yaml").write_text("dependencies:\n  - python=3.12\n  - python=3.11\n")
-    (tmp_path / "envs" / "bwa.yaml").write_text((ROOT / "envs" / "bwa.yaml").read_text())
+    (tmp_path / "envs" / "bwa.yaml").write_text(
+        (ROOT / "workflow" / "envs" / "bwa.yaml").read_text()
+    )
 
     def rule(name, conda):
         snakefile = str(tmp_path / "Snakefile")

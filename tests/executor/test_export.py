@@ -15,10 +15,10 @@ import pytest
 import yaml
 from azure.core.exceptions import HttpResponseError
 
-from aml_bridge.cli import build_parser
-from aml_bridge.cli_settings import DEFAULT_PREFIX
-from aml_bridge.export import ExportedRule, ExportedRun, ExportError, pipeline_yaml
-from aml_bridge.folder_prefix import folder_prefix
+from aml_bridge.admin.cli import build_parser
+from aml_bridge.admin.cli_settings import DEFAULT_PREFIX
+from aml_bridge.model.export import ExportedRule, ExportedRun, ExportError, pipeline_yaml
+from aml_bridge.model.folder_prefix import folder_prefix
 from aml_local.launcher import INHERITED_CLOUD_ENV
 from tests.executor.test_e2e_profile import alignments, prepare
 from tests.executor.test_workspace_cli import cli as workspace_cli

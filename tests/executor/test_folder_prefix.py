@@ -1,5 +1,5 @@
 """One workflow folder, one place on the datastore: the aml profile's prefix names only a
-datastore, and each folder gets its own folder there (aml_bridge/folder_prefix.py)."""
+datastore, and each folder gets its own folder there (aml_bridge/model/folder_prefix.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aml_bridge.cli_settings import DEFAULT_PREFIX
-from aml_bridge.folder_prefix import ID_FILE, folder_id, folder_prefix
+from aml_bridge.admin.cli_settings import DEFAULT_PREFIX
+from aml_bridge.model.folder_prefix import ID_FILE, folder_id, folder_prefix
 from aml_local.launcher import INHERITED_CLOUD_ENV
 from tests.executor.conftest import FAST_STATUS
 from tests.executor.test_e2e_profile import prepare

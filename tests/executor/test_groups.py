@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aml_bridge.specs.common import run_tag_key
+from aml_bridge.model.specs.common import run_tag_key
 from tests.executor.conftest import STEP_DEFAULT_TIMEOUT_S
 from tests.executor.test_e2e_small import routes, run_id_of
 from tests.fixtures.workflow import snakemake, start_snakemake

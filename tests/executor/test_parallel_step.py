@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from aml_bridge.export import ExportedRule, ExportedRun, pipeline_yaml
-from aml_bridge.specs.pipeline import build_pipeline_spec, members_of
-from aml_bridge.workflow_rules import RuleFacts
-from aml_bridge.workspace_plan import component, rule_environment
+from aml_bridge.model.export import ExportedRule, ExportedRun, pipeline_yaml
+from aml_bridge.model.specs.pipeline import build_pipeline_spec, members_of
+from aml_bridge.model.workflow_rules import RuleFacts
+from aml_bridge.model.workspace_plan import component, rule_environment
 from tests.executor.test_translate import CONDA, RUN, facts
 
 DATASTORE = "azureml://datastores/workspaceblobstore/paths/out/.snakemake/aml/"
@@ -36,7 +36,7 @@ def test_executor_setup_and_export_spell_one_step(n):
     registered = component(RULE, rule_environment(RULE, RUN.base_image, RUN.pip), {"bwa_mem"})
     with_component = dataclasses.replace(spec, component=registered.reference)
     referencing = with_component.to_yaml("code")["jobs"]["members"]
-    # export places a rule's jobs as the executor places a group (aml_bridge.export_jobs)
+    # export places a rule's jobs as the executor places a group (aml_bridge.executor.export_jobs)
     placed = build_pipeline_spec(GROUPED, group, "bwa_mem", members_of(jobs), standalone=True)
     exported = ExportedRun("r1", "exp", DATASTORE, (ExportedRule.of("bwa_mem", placed, ()),))
     node = pipeline_yaml(exported, {"bwa_mem": registered.reference})["jobs"]["bwa_mem"]

@@ -6,10 +6,10 @@ import pytest
 import yaml
 from azure.ai.ml import load_job
 
-from aml_bridge.names import TAGS_MAX
-from aml_bridge.specs.command import build_spec
-from aml_bridge.specs.pipeline import build_pipeline_spec, members_of
-from aml_bridge.specs.tags import OWN_TAGS, user_tags_allowed
+from aml_bridge.model.names import TAGS_MAX
+from aml_bridge.model.specs.command import build_spec
+from aml_bridge.model.specs.pipeline import build_pipeline_spec, members_of
+from aml_bridge.model.specs.tags import OWN_TAGS, user_tags_allowed
 from tests.executor.test_translate import RUN, SERVERLESS, facts
 
 ROOT = "azureml://datastores/workspaceblobstore/paths/out/.snakemake/aml/groups/"

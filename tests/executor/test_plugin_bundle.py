@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aml_bridge.plugin_bundle import package_files, plugin_bundle, publish
-from aml_bridge.specs.common import run_tag_key
+from aml_bridge.model.plugin_bundle import package_files, plugin_bundle, publish
+from aml_bridge.model.specs.common import run_tag_key
 from snakemake_storage_plugin_azureml.query import InvalidQuery
 from tests.fixtures.workflow import snakemake
 

@@ -1,11 +1,12 @@
-"""When a job preempted again and again moves to a dedicated cluster (aml_bridge.preemption)."""
+"""When a job preempted again and again moves to a dedicated cluster
+(aml_bridge.executor.preemption)."""
 
-from aml_bridge.clusters import Cluster, by_size
-from aml_bridge.polling import Restart
-from aml_bridge.preemption import PreemptionWatch, move_target, moved_spec
-from aml_bridge.specs.command import build_spec
-from aml_bridge.specs.common import RunContext
-from aml_bridge.specs.pipeline import build_pipeline_spec
+from aml_bridge.executor.preemption import PreemptionWatch, move_target, moved_spec
+from aml_bridge.gateway.polling import Restart
+from aml_bridge.model.clusters import Cluster, by_size
+from aml_bridge.model.specs.command import build_spec
+from aml_bridge.model.specs.common import RunContext
+from aml_bridge.model.specs.pipeline import build_pipeline_spec
 from tests.executor.test_pipeline_spec import GROUPED, group_facts, members
 from tests.executor.test_translate import RUN, facts
 

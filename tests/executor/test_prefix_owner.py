@@ -9,7 +9,7 @@ import socket
 import pytest
 from snakemake_interface_common.exceptions import WorkflowError
 
-from aml_bridge.prefix_owner import OWNER, Owner, claim
+from aml_bridge.executor.prefix_owner import OWNER, Owner, claim
 
 PREFIX = "azureml://datastores/workspaceblobstore/paths/shared_run"
 

@@ -1,7 +1,7 @@
 """Reading vCPU usages in both spellings Azure uses, and a cluster's maximum against the free
-quota its family and tier share with the run's other clusters (aml_bridge.quota, pure)."""
+quota its family and tier share with the run's other clusters (aml_bridge.admin.quota, pure)."""
 
-from aml_bridge.quota import (
+from aml_bridge.admin.quota import (
     DEDICATED,
     LOW_PRIORITY,
     TOTAL,

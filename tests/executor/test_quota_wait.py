@@ -2,9 +2,9 @@
 
 import pytest
 
-from aml_bridge.quota_wait import QuotaWaits
-from aml_bridge.retry import Backoff
-from aml_bridge.specs.command import build_spec
+from aml_bridge.executor.quota_wait import QuotaWaits
+from aml_bridge.gateway.retry import Backoff
+from aml_bridge.model.specs.command import build_spec
 from tests.executor.test_translate import RUN, facts
 
 REFUSAL = (
@@ -46,7 +46,7 @@ def test_a_stopped_run_sends_nothing_again():
 
 
 def test_a_group_refused_for_quota_is_known_by_its_steps_error():
-    from aml_bridge.specs.pipeline import build_pipeline_spec
+    from aml_bridge.model.specs.pipeline import build_pipeline_spec
     from tests.executor.test_pipeline_spec import GROUPED, group_facts, members
 
     spec = build_pipeline_spec(GROUPED, group_facts(), "bwa_mem", members(3))

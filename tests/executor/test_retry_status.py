@@ -11,8 +11,8 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline.transport import HttpResponse
 
-from aml_bridge.retry import Backoff, call_with_retries, refused, transient
-from aml_bridge.status import (
+from aml_bridge.gateway.retry import Backoff, call_with_retries, refused, transient
+from aml_bridge.gateway.status import (
     LOST,
     MEANING,
     Outcome,
@@ -133,7 +133,7 @@ def _rest_job_statuses() -> list[str]:
 
 @pytest.mark.parametrize("status", _rest_job_statuses())
 def test_every_azure_ml_job_status_has_a_meaning(status):
-    assert status in MEANING, f"{status} has no meaning in aml_bridge.status.MEANING"
+    assert status in MEANING, f"{status} has no meaning in aml_bridge.gateway.status.MEANING"
     assert outcome(status) is EXPECTED[status]
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from aml_bridge.cli import main
-from aml_bridge.run_report import render
-from aml_bridge.trace_read import COLUMNS, parse_trace
+from aml_bridge.admin.cli import main
+from aml_bridge.admin.run_report import render
+from aml_bridge.model.trace_read import COLUMNS, parse_trace
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests/data/trace/3f2a9c1e.tsv"  # 23 jobs, 27 attempts, 3 clusters
@@ -37,7 +37,7 @@ def job_name(row: dict[str, str]) -> str:
 
 def cli(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "aml_bridge.cli", "report", *args],
+        [sys.executable, "-m", "aml_bridge.admin.cli", "report", *args],
         cwd=workdir, capture_output=True, text=True, timeout=120,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
     )  # fmt: skip

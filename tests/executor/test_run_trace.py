@@ -12,8 +12,8 @@ import urllib.request
 
 import pytest
 
-from aml_bridge.prices import key, load_prices, parse_table, shipped_table
-from aml_bridge.retail_prices import api_url, fetch_prices, prices_of
+from aml_bridge.gateway.retail_prices import api_url, fetch_prices, prices_of
+from aml_bridge.model.prices import key, load_prices, parse_table, shipped_table
 from aml_local.scheduler import Scheduler
 from aml_local.vm_sizes import VM_SIZES
 
@@ -61,7 +61,7 @@ def test_a_bad_price_table_is_an_error_naming_its_line(text, error):
 def test_bad_user_table_fails_the_settings_check(tmp_path):
     from snakemake_interface_common.exceptions import WorkflowError
 
-    from aml_bridge.settings import ExecutorSettings, validate
+    from aml_bridge.model.settings import ExecutorSettings, validate
 
     bad = tmp_path / "p.tsv"
     bad.write_text("vm_size\tregion\ttier\tusd_per_hour\nStandard_D2s_v3\teastus\tdedicated\t-1\n")

@@ -8,8 +8,8 @@ import yaml
 from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry
 
-from aml_bridge.names import experiment_name
-from aml_bridge.settings import (
+from aml_bridge.model.names import experiment_name
+from aml_bridge.model.settings import (
     ExecutorSettings,
     cluster_names,
     common_settings,

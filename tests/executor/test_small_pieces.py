@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from aml_bridge.clusters import choose_instance_type, parse_instance_table
-from aml_bridge.job_env import job_env_vars
-from aml_bridge.logs import excerpt, log_path
-from aml_bridge.run_state import finished_run, remember_run, unfinished_run
+from aml_bridge.executor.job_env import job_env_vars
+from aml_bridge.executor.logs import excerpt, log_path
+from aml_bridge.executor.run_state import finished_run, remember_run, unfinished_run
+from aml_bridge.model.clusters import choose_instance_type, parse_instance_table
 
 
 def test_table_sorted_and_smallest_fit_chosen():

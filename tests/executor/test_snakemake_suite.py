@@ -4,7 +4,7 @@ import pytest
 from snakemake.common.tests import TestWorkflowsBase
 from snakemake_interface_common.plugin_registry.plugin import TaggedSettings
 
-from aml_bridge.settings import ExecutorSettings
+from aml_bridge.model.settings import ExecutorSettings
 from snakemake_storage_plugin_azureml import StorageProviderSettings
 
 

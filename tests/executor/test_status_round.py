@@ -8,13 +8,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 
-from aml_bridge.client import AmlClient, JobState
-from aml_bridge.environments import remote_requirements
-from aml_bridge.polling import MISSING_ROUNDS_BEFORE_GET, StatusPoller
-from aml_bridge.settings import DEFAULT_BASE_IMAGE, ExecutorSettings
-from aml_bridge.specs.command import build_spec
-from aml_bridge.specs.common import JobFacts, RunContext
-from aml_bridge.status import LOST, Outcome
+from aml_bridge.gateway.client import AmlClient, JobState
+from aml_bridge.gateway.polling import MISSING_ROUNDS_BEFORE_GET, StatusPoller
+from aml_bridge.gateway.status import LOST, Outcome
+from aml_bridge.model.environments import remote_requirements
+from aml_bridge.model.settings import DEFAULT_BASE_IMAGE, ExecutorSettings
+from aml_bridge.model.specs.command import build_spec
+from aml_bridge.model.specs.common import JobFacts, RunContext
 from tests.local_service.helpers import ensure_environment, wait_for
 from tests.local_service.test_pipelines import items_folder, pipeline_job
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from aml_bridge.client import AmlClient, JobState
-from aml_bridge.job_ends import JobEnds, Verdict
-from aml_bridge.polling import StatusPoller
-from aml_bridge.specs.command import build_spec
-from aml_bridge.specs.common import JobFacts
-from aml_bridge.status import Outcome
+from aml_bridge.executor.job_ends import JobEnds, Verdict
+from aml_bridge.gateway.client import AmlClient, JobState
+from aml_bridge.gateway.polling import StatusPoller
+from aml_bridge.gateway.status import Outcome
+from aml_bridge.model.specs.command import build_spec
+from aml_bridge.model.specs.common import JobFacts
 from tests.executor.test_status_round import poller_of, status_client, status_run
 from tests.local_service.helpers import wait_for
 

@@ -7,11 +7,11 @@ import pytest
 import yaml
 from azure.ai.ml import load_job
 
-from aml_bridge.clusters import Cluster, by_size, parse_instance_table, without_identity
-from aml_bridge.environments import remote_requirements
-from aml_bridge.names import NAME, experiment_name
-from aml_bridge.specs.command import build_spec
-from aml_bridge.specs.common import JobFacts, RunContext, run_tag_key
+from aml_bridge.model.clusters import Cluster, by_size, parse_instance_table, without_identity
+from aml_bridge.model.environments import remote_requirements
+from aml_bridge.model.names import NAME, experiment_name
+from aml_bridge.model.specs.command import build_spec
+from aml_bridge.model.specs.common import JobFacts, RunContext, run_tag_key
 
 CONDA = "channels: [conda-forge, bioconda]\ndependencies:\n  - bwa =0.7.17\n  - samtools =1.17\n"
 # As the client reads them from the workspace: a large cluster listed first, a small one.
@@ -265,7 +265,7 @@ def test_without_plugin_bundle_no_input_and_the_command_as_is():
     assert "inputs" not in spec and spec["command"] == facts().command
 
 
-# Names and limits Azure ML enforces (aml_bridge.names): one test per rule.
+# Names and limits Azure ML enforces (aml_bridge.model.names): one test per rule.
 
 
 def test_job_name_is_valid_for_a_rule_starting_with_an_underscore():

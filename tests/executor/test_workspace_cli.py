@@ -23,7 +23,7 @@ def cli(
     if demo is not None:
         config = (f"samples={demo}/samples.tsv", f"reference={demo}/reference.fa")
     return subprocess.run(
-        [sys.executable, "-m", "aml_bridge.cli", *args, "--profile", "workflow_profiles/aml",
+        [sys.executable, "-m", "aml_bridge.admin.cli", *args, "--profile", "workflow_profiles/aml",
          "--config", *config],
         cwd=wf, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -75,7 +75,7 @@ def test_setup_then_check_all_pass_and_setup_again_changes_nothing(
     # a change in a conda file: a new environment version and new component versions; the
     # old ones remain registered
     old = {s["name"] for s in first["steps"] if s["kind"] != "cluster"}
-    bwa = wf / "envs" / "bwa.yaml"
+    bwa = wf / "workflow" / "envs" / "bwa.yaml"
     bwa.write_text(bwa.read_text() + "  - bioconda::htslib=1.20\n")
     changed = as_json(cli(service, wf, demo_data, "setup", "--json"))
     created = {s["name"] for s in changed["steps"] if s["action"] == "create"}
@@ -115,7 +115,7 @@ def test_usage_errors_exit_2(aml_service, wf, demo_data):
     bad = cli(aml_service, wf, demo_data, "setup", "--cluster", "genomics-cluster")
     assert bad.returncode == 2 and "--cluster 'genomics-cluster' is not NAME=VM_SIZE" in bad.stderr
     for command in ("setup", "check", "export"):
-        helped = subprocess.run([sys.executable, "-m", "aml_bridge.cli", command, "--help"],
+        helped = subprocess.run([sys.executable, "-m", "aml_bridge.admin.cli", command, "--help"],
                                 capture_output=True, text=True)  # fmt: skip
         assert helped.returncode == 0 and "--aml-workspace" in helped.stdout
 
@@ -135,7 +135,7 @@ def test_check_probes_each_environment_and_names_one_that_cannot_be_built(
     """One probe per environment version the rules use; a conda file whose pip section cannot
     be installed is a ✗ naming the environment, its rules and Azure ML's build error, with
     the fix; `setup --build` started the same probes."""
-    mosdepth = wf / "envs" / "mosdepth.yaml"
+    mosdepth = wf / "workflow" / "envs" / "mosdepth.yaml"
     mosdepth.write_text(
         mosdepth.read_text() + "  - pip:\n      - aml-genomics-no-such-package==1.0\n"
     )

@@ -3,8 +3,8 @@
 import subprocess
 import sys
 
-from aml_bridge.job_storage import DATASTORES_ENV
-from aml_bridge.specs.common import run_tag_key
+from aml_bridge.model.job_storage import DATASTORES_ENV
+from aml_bridge.model.specs.common import run_tag_key
 from tests.executor.test_e2e_small import routes, run_id_of
 from tests.fixtures.workflow import snakemake
 

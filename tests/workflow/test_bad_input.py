@@ -158,14 +158,18 @@ def test_remote_jobs_need_a_git_tracked_sheet(workflow: Path) -> None:
 
 
 def test_remote_jobs_need_the_scripts_tracked(workflow: Path) -> None:
-    """The rules run scripts/*.sh: remote jobs would fail one by one without them."""
+    """The rules run workflow/scripts/*.sh: remote jobs would fail one by one without them."""
     fq1, fq2 = pair(workflow, "a")
     config = sheet(workflow, [("a", "1", fq1, fq2)])
     subprocess.run(["git", "init", "-q"], cwd=workflow, check=True)
-    subprocess.run(["git", "add", "Snakefile", "rules", "sheet.tsv"], cwd=workflow, check=True)
+    subprocess.run(
+        ["git", "add", "workflow/Snakefile", "workflow/rules", "sheet.tsv"],
+        cwd=workflow,
+        check=True,
+    )
     proc = storage_dry_run(workflow, config)
     assert proc.returncode != 0
-    assert "The workflow's scripts must be tracked by git (git add scripts/bwa_mem.sh" in (
+    assert "The workflow's scripts must be tracked by git (git add workflow/scripts/bwa_mem.sh" in (
         proc.stdout + proc.stderr
     )
 

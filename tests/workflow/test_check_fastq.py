@@ -1,6 +1,6 @@
-"""scripts/check_fastq.py, the filter between each FASTQ and bwa: it passes good files through
-unchanged and names the first bad record wherever it falls, also across its read blocks (made
-small here so that a few hundred records span many of them)."""
+"""workflow/scripts/check_fastq.py, the filter between each FASTQ and bwa: it passes good files
+through unchanged and names the first bad record wherever it falls, also across its read blocks
+(made small here so that a few hundred records span many of them)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from tests.fixtures.workflow import ROOT
 
-SCRIPT = ROOT / "scripts" / "check_fastq.py"
+SCRIPT = ROOT / "workflow" / "scripts" / "check_fastq.py"
 
 
 def fastq(records: int, newline: str = "\n", **bad: int) -> bytes:

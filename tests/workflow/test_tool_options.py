@@ -47,7 +47,7 @@ def string_values(config: dict, prefix: str = "") -> Iterator[str]:
 
 
 def free_text_options() -> list[str]:
-    schema = yaml.safe_load((ROOT / "config" / "schemas" / "config.schema.yaml").read_text())
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
     defaults = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     return sorted({*string_options(schema), *string_values(defaults)} - NOT_OPTIONS)
 
