@@ -97,6 +97,7 @@ class Datastores:
         with open(dest, "wb") as fh:
             size = container.download_blob(name).readinto(fh)
         self.traffic.add(caller, container.container_name, name, read=size)
+        self.traffic.saw_size(container.container_name, name, size)
         _read_only(dest)
 
     def upload(self, container_name: str, path: str, src: Path, caller: Caller = NOBODY) -> int:

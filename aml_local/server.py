@@ -147,7 +147,13 @@ def make_handler(dispatcher: Dispatcher) -> type[BaseHTTPRequestHandler]:
                 data = resp.read()
                 agent = self.headers.get("User-Agent", "")
                 ctx.stores.traffic.add_request(
-                    self.command, target, resp.status, len(body), len(data), agent
+                    self.command,
+                    target,
+                    resp.status,
+                    len(body),
+                    len(data),
+                    agent,
+                    resp.getheader("Content-Range"),
                 )
                 headers = {k: v for k, v in resp.getheaders() if k.lower() not in HOP_HEADERS}
                 if self.command == "HEAD":  # no body: the length is the blob's, as upstream says

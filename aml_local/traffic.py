@@ -61,11 +61,17 @@ def blob_of(target: str) -> tuple[str, str, str | None] | None:
 
 
 class Traffic:
-    """Thread-safe byte counters keyed by (job, node, container, blob)."""
+    """Thread-safe byte counters keyed by (job, node, container, blob), with each blob's size
+    as read (what reading it once costs)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str, str, str], _Counts] = defaultdict(_Counts)
+        self._sizes: dict[tuple[str, str], int] = {}  # a blob's whole size, as last read
+
+    def saw_size(self, container: str, blob: str, size: int) -> None:
+        with self._lock:
+            self._sizes[(container, blob)] = size
 
     def add(self, caller: Caller, container: str, blob: str, *, read: int = 0, written: int = 0):
         with self._lock:
@@ -75,14 +81,19 @@ class Traffic:
             counts.requests += 1
 
     def add_request(
-        self, method: str, target: str, status: int, sent: int, received: int, user_agent: str
-    ) -> None:
-        """One proxied request: `sent` request body bytes, `received` response body bytes."""
+        self, method: str, target: str, status: int, sent: int, received: int, user_agent: str,
+        content_range: str | None = None,
+    ) -> None:  # fmt: skip
+        """One proxied request: `sent` request body bytes, `received` response body bytes; a
+        ranged read's `Content-Range` (`bytes a-b/total`) gives the blob's whole size."""
         found = blob_of(target)
         if found is None:
             return
         container, blob, comp = found
         body = comp in _BODY_OPS and 200 <= status < 300
+        if body and method == "GET":
+            total = (content_range or "").rpartition("/")[2]
+            self.saw_size(container, blob, int(total) if total.isdigit() else received)
         self.add(
             Caller.from_user_agent(user_agent),
             container,
@@ -95,12 +106,14 @@ class Traffic:
         """Rows per (job, node, container, blob) and totals, as JSON."""
         with self._lock:
             rows = [
-                {"job": j, "node": n, "container": c, "blob": b, **vars(counts)}
+                {"job": j, "node": n, "container": c, "blob": b, **vars(counts),
+                 "size": self._sizes.get((c, b))}
                 for (j, n, c, b), counts in sorted(self._counts.items())
-            ]
+            ]  # fmt: skip
         totals = {k: sum(r[k] for r in rows) for k in ("read", "written", "requests")}
         return {"blobs": rows, "totals": totals}
 
     def clear(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._sizes.clear()

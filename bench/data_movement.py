@@ -11,15 +11,17 @@ twice, each on a fresh local stack (cold nodes): the node cache off
 at hg38's the index and reference do). The datastore is found through the workspace, as a
 user's run finds it, so every transfer passes the service's counters (`/_local/traffic`).
 Prints per rule the bytes read from the datastore vs the minimum (each distinct blob once per
-node that reads it), the bytes written vs each output once, the ratios, and whether each run's
-BAMs hold the records of a local run of the same configuration.
+node that reads it, at its size as read), the bytes written vs each output once (the bridge's
+own files under `.snakemake/` and Azure ML's job logs left out), the ratios, the outputs that
+more than one job wrote, and whether each run's BAMs hold the records of a local run of the
+same configuration. `--traffic-dir DIR` keeps each run's `/_local/traffic` as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,8 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aml_local.launcher import INHERITED_CLOUD_ENV  # noqa: E402
-from bench.local_stack import local_aml  # noqa: E402
-from tests.fixtures.workflow import copy_workflow, git_track  # noqa: E402
+from bench.local_stack import local_aml, workflow  # noqa: E402
 from tests.workflow.test_shard import records  # noqa: E402
 
 ECOLI = Path("/usr/share/doc/bowtie/examples/genomes/NC_008253.fna.gz")
@@ -42,6 +43,7 @@ MODES = {
     "cache on": ("--storage-azureml-node-cache-min-bytes", "1"),
 }
 SUBMIT_HOST = "(submit host)"
+BOOKKEEPING = "/.snakemake/"  # the bridge's own files: plugin bundle, group manifests and logs
 MIB = 1 << 20
 
 
@@ -65,18 +67,6 @@ def simulate(data: Path, samples: int, pairs: int) -> None:
         ],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-
-
-def workflow(folder: Path, data: Path, split: int) -> Path:
-    copy_workflow(folder)
-    shutil.copytree(data, folder / "data", copy_function=os.link)
-    sheet = (data / "samples.tsv").read_text().replace(f"{data}/", "data/")
-    (folder / "config" / "samples.tsv").write_text(sheet)
-    (folder / "config" / "bench.yaml").write_text(
-        f"samples: config/samples.tsv\nreference: data/reference.fa\nsplit_fastq: {split}\n"
-    )
-    git_track(folder)
-    return folder
 
 
 def snakemake(folder: Path, *args: str) -> None:
@@ -107,8 +97,8 @@ def per_rule(service, traffic: dict, container: str) -> dict[str, RuleBytes]:  #
 
     out: dict[str, RuleBytes] = defaultdict(RuleBytes)
     for row in traffic["blobs"]:
-        if row["container"] != container:
-            continue  # Azure ML's own artifacts (job logs), not the workflow's data
+        if row["container"] != container or (row["written"] and BOOKKEEPING in row["blob"]):
+            continue  # Azure ML's artifacts (job logs) and the bridge's own files: not data
         entry = out[rule_of(row["job"])]
         entry.jobs.add(row["job"])
         entry.read += row["read"]
@@ -120,8 +110,11 @@ def per_rule(service, traffic: dict, container: str) -> dict[str, RuleBytes]:  #
     return out
 
 
-def measure(tmp: Path, data: Path, args: argparse.Namespace, mode: str) -> tuple[dict, bool]:
-    """(bytes per rule with their minimum, whether the BAMs equal the local run's)."""
+def measure(
+    tmp: Path, data: Path, args: argparse.Namespace, mode: str
+) -> tuple[dict, bool, list[str]]:
+    """(bytes per rule with their minimum, whether the BAMs equal the local run's, outputs
+    that more than one job wrote)."""
     folder = workflow(tmp / mode.replace(" ", "-"), data, args.split)
     with local_aml(tmp / f"stack-{mode.replace(' ', '-')}", args.nodes, 0.0) as (service, _):
         container = service.info["datastores"]["workspaceblobstore"]
@@ -133,6 +126,10 @@ def measure(tmp: Path, data: Path, args: argparse.Namespace, mode: str) -> tuple
             "--aml-status-interval", "1", "--retries", "0", *MODES[mode],
         )  # fmt: skip
         traffic = service.control("GET", "traffic")
+        if args.traffic_dir:
+            args.traffic_dir.mkdir(parents=True, exist_ok=True)
+            target = args.traffic_dir / f"{mode.replace(' ', '-')}.json"
+            target.write_text(json.dumps(traffic, indent=1))
         rules = per_rule(service, traffic, container)
         sizes = {b.name: b.size for b in service.container().list_blobs()}
         path = prefix.split("/paths/", 1)[1]
@@ -142,13 +139,17 @@ def measure(tmp: Path, data: Path, args: argparse.Namespace, mode: str) -> tuple
                 local.parent.mkdir(parents=True, exist_ok=True)
                 with local.open("wb") as fh:
                     service.container().download_blob(bam.name).readinto(fh)
+    # A blob's size: as the service saw it read whole; for outputs, as listed at the end (a
+    # temp output, deleted by then: the most written of it by one job on one node).
+    read_size = {row["blob"]: row["size"] for row in traffic["blobs"] if row["size"]}
     largest = defaultdict(int)
     for row in traffic["blobs"]:
-        largest[row["blob"]] = max(largest[row["blob"]], row["read"], row["written"])
-    size = lambda blob: sizes.get(blob, largest[blob])  # noqa: E731 - temp outputs are gone
+        largest[row["blob"]] = max(largest[row["blob"]], row["written"])
+    rsize = lambda blob: read_size.get(blob, sizes.get(blob, 0))  # noqa: E731
+    wsize = lambda blob: sizes.get(blob, largest[blob])  # noqa: E731
     table = {
-        rule: (len(r.jobs), r.read, sum(size(b) for _, b in r.reads), r.written,
-               sum(size(b) for b in r.writes))
+        rule: (len(r.jobs), r.read, sum(rsize(b) for _, b in r.reads), r.written,
+               sum(wsize(b) for b in r.writes))
         for rule, r in sorted(rules.items())
     }  # fmt: skip
     reads = {pair for r in rules.values() for pair in r.reads}
@@ -156,19 +157,25 @@ def measure(tmp: Path, data: Path, args: argparse.Namespace, mode: str) -> tuple
     total = (
         sum(len(r.jobs) for r in rules.values()),
         sum(r.read for r in rules.values()),
-        sum(size(b) for _, b in reads),
+        sum(rsize(b) for _, b in reads),
         sum(r.written for r in rules.values()),
-        sum(size(b) for b in writes),
+        sum(wsize(b) for b in writes),
     )
-    return {**table, "all": total}, bams(folder) == args.local_bams
+    writers = defaultdict(set)
+    for row in traffic["blobs"]:
+        if row["container"] == container and row["written"] and BOOKKEEPING not in row["blob"]:
+            writers[row["blob"]].add(row["job"])
+    twice = sorted(blob.split("/", 1)[1] for blob, jobs in writers.items() if len(jobs) > 1)
+    return {**table, "all": total}, bams(folder) == args.local_bams, twice
 
 
 def ratio(value: int, minimum: int) -> str:
     return f"{value / minimum:5.2f}x" if minimum else "    - "
 
 
-def show(mode: str, table: dict, equal: bool) -> None:
-    print(f"\n{mode}: BAMs {'equal to' if equal else 'DIFFER from'} the local run's")
+def show(mode: str, table: dict, equal: bool, twice: list[str]) -> None:
+    print(f"\n{mode}: BAMs {'equal to' if equal else 'DIFFER from'} the local run's; outputs "
+          f"written by more than one job: {', '.join(twice) or 'none'}")  # fmt: skip
     print(f"  {'rule':<16}{'jobs':>5}{'read MiB':>10}{'min MiB':>9}{'ratio':>8}"
           f"{'written MiB':>13}{'min MiB':>9}{'ratio':>8}")  # fmt: skip
     for rule, (jobs, read, rmin, written, wmin) in table.items():
@@ -184,6 +191,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2000, help="read pairs per sample")
     parser.add_argument("--split", type=int, default=500, help="read pairs per shard")
     parser.add_argument("--nodes", type=int, default=4)
+    parser.add_argument("--traffic-dir", type=Path, help="write each run's /_local/traffic here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -194,9 +202,9 @@ def main() -> None:
         results = {mode: measure(tmp, tmp / "data", args, mode) for mode in MODES}
     shards = args.samples * -(-args.pairs // args.split)
     print(f"{args.samples} samples x {args.pairs} pairs, {shards} shards, {args.nodes} nodes")
-    for mode, (table, equal) in results.items():
-        show(mode, table, equal)
-    (off, _), (on, _) = results.values()
+    for mode, result in results.items():
+        show(mode, *result)
+    (off, _, _), (on, _, _) = results.values()
     print(
         f"\nbytes read / minimum: {ratio(off['all'][1], off['all'][2]).strip()} with the cache "
         f"off, {ratio(on['all'][1], on['all'][2]).strip()} with it on; bytes written / minimum: "

@@ -1,8 +1,10 @@
-"""The local Azure ML service over an HTTPS Azurite, for the benchmarks that run the executor."""
+"""The local Azure ML service over an HTTPS Azurite, and a workflow folder with a data set, for
+the benchmarks that run the executor."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aml_local.azurite import Azurite  # noqa: E402
 from aml_local.launcher import AmlService  # noqa: E402
+from tests.fixtures.workflow import copy_workflow, git_track  # noqa: E402
 
 
 @contextmanager
@@ -27,3 +30,17 @@ def local_aml(folder: Path, nodes: int, startup_s: float) -> Iterator[tuple[AmlS
             yield service, azurite
     finally:
         azurite.stop()
+
+
+def workflow(folder: Path, data: Path, split_fastq: int) -> Path:
+    """The workflow with the data linked in (local inputs: the run uploads them), its sheet
+    and config tracked by git as remote jobs need."""
+    copy_workflow(folder)
+    shutil.copytree(data, folder / "data", copy_function=os.link)
+    sheet = (data / "samples.tsv").read_text().replace(f"{data}/", "data/")
+    (folder / "config" / "samples.tsv").write_text(sheet)
+    (folder / "config" / "bench.yaml").write_text(
+        f"samples: config/samples.tsv\nreference: data/reference.fa\nsplit_fastq: {split_fastq}\n"
+    )
+    git_track(folder)
+    return folder

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,8 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from aml_local.azurite import Azurite  # noqa: E402
 from aml_local.launcher import AmlService  # noqa: E402
-from bench.local_stack import local_aml  # noqa: E402
-from tests.fixtures.workflow import copy_workflow, git_track  # noqa: E402
+from bench.local_stack import local_aml, workflow  # noqa: E402
 
 ECOLI = Path("/usr/share/doc/bowtie/examples/genomes/NC_008253.fna.gz")
 TARGET = "results/mapped/S1.bam"
@@ -49,20 +47,6 @@ def simulate(data: Path, pairs: int) -> None:
         ],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-
-
-def workflow(folder: Path, data: Path, split_fastq: int) -> Path:
-    """The workflow with the data linked in (local inputs: the run uploads them), its sheet
-    and config tracked by git as remote jobs need."""
-    copy_workflow(folder)
-    shutil.copytree(data, folder / "data", copy_function=os.link)
-    sheet = (data / "samples.tsv").read_text().replace(f"{data}/", "data/")
-    (folder / "config" / "samples.tsv").write_text(sheet)
-    (folder / "config" / "bench.yaml").write_text(
-        f"samples: config/samples.tsv\nreference: data/reference.fa\nsplit_fastq: {split_fastq}\n"
-    )
-    git_track(folder)
-    return folder
 
 
 def run(service: AmlService, azurite: Azurite, folder: Path, threads: int) -> tuple[float, str]:

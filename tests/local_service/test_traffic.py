@@ -72,7 +72,7 @@ def test_a_nodes_user_agent_names_the_job_and_node_and_block_lists_are_not_data(
     rows = {(r["job"], r["node"]): r for r in traffic.report()["blobs"]}
     assert rows[("j1", "tvm-1")] == {
         "job": "j1", "node": "tvm-1", "container": "c", "blob": "a/b.bam",
-        "read": 0, "written": 800, "requests": 2,
+        "read": 0, "written": 800, "requests": 2, "size": 800,  # the size a GET saw
     }  # fmt: skip
     assert rows[("client", "client")]["read"] == 800
     assert Caller.from_user_agent("") == Caller()
